@@ -1,0 +1,1 @@
+"""Side effects, as classes whose clients arrive through the constructor."""

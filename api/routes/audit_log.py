@@ -1,0 +1,45 @@
+"""Read the append-only audit log (admin, risk & compliance, leadership)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from api.deps import SessionDep, require_roles
+from db import audit
+from db.accounts import Principal
+from domain.roles import Role
+
+router = APIRouter(tags=["audit"])
+
+
+class AuditPublic(BaseModel):
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    roles: list[str]
+    action: str
+    target: str
+    request_id: str
+    detail: dict[str, Any]
+
+
+@router.get("/audit", response_model=list[AuditPublic])
+def list_audit(
+    _: Annotated[Principal, Depends(require_roles(Role.admin, Role.risk_compliance, Role.leadership))],
+    session: SessionDep,
+    action: str | None = None,
+    target: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditPublic]:
+    rows = audit.query(
+        session, action=action, target=target, actor=actor, since=since, limit=limit, before_id=before_id
+    )
+    return [AuditPublic.model_validate(r, from_attributes=True) for r in rows]

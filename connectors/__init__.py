@@ -1,0 +1,1 @@
+"""Platform adapters (sandbox + real), notifiers, monitoring sources."""

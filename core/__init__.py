@@ -1,0 +1,1 @@
+"""Cross-cutting plumbing: settings, logging, Temporal client, the CLI."""

@@ -1,0 +1,337 @@
+"""The ``socialops`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from core.logging import configure_logging
+from core.settings import Environment, Settings, SettingsError, load_settings
+
+app = typer.Typer(help="socialops — durable social-media operations.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+# --- database -----------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from db import migrate
+    from db.engine import Database
+
+    settings = _settings()
+    db = Database(settings.effective_database_url)
+    migrate.upgrade(db.engine, revision)
+    typer.echo(f"database at revision {migrate.current_revision(db.engine)} ({db.engine.url.render_as_string()})")
+    db.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the applied and the newest migration revision."""
+    from db import migrate
+    from db.engine import Database
+
+    settings = _settings()
+    db = Database(settings.effective_database_url)
+    typer.echo(f"current: {migrate.current_revision(db.engine)}  head: {migrate.head_revision(db.engine)}")
+    db.dispose()
+
+
+# --- users --------------------------------------------------------------------------------------
+
+
+@users_app.command("create")
+def users_create(
+    name: str,
+    role: Annotated[list[str], typer.Option("--role", "-r", help="Repeat for several roles.")],
+    display_name: Annotated[str, typer.Option(help="Shown in the UI; defaults to NAME.")] = "",
+) -> None:
+    """Create a user with one or more roles and print its API token (shown once)."""
+    from db import accounts, audit, migrate
+    from db.engine import Database
+    from domain.roles import parse_roles
+
+    settings = _settings()
+    try:
+        roles = parse_roles(role)
+    except ValueError as exc:
+        _fail(f"--role: {exc}", 2)
+    db = Database(settings.effective_database_url)
+    migrate.upgrade(db.engine)
+    with db.session() as session:
+        try:
+            user, token = accounts.create_user(session, name, roles, display_name)
+        except accounts.AccountError as exc:
+            _fail(str(exc), 2)
+        audit.record(
+            session,
+            None,
+            "user.create",
+            f"user:{user.id}",
+            "cli",
+            {"name": user.name, "roles": [r.value for r in roles]},
+            actor_name="cli",
+        )
+        session.commit()
+    db.dispose()
+    typer.echo(f"created user {name} (id {user.id}) with roles {', '.join(r.value for r in roles)}")
+    typer.echo(f"API token (shown once, keep it safe): {token}")
+
+
+@users_app.command("token")
+def users_token(name: str, label: str = "cli") -> None:
+    """Issue a new API token for an existing user (printed once)."""
+    from db import accounts, audit
+    from db.engine import Database
+
+    settings = _settings()
+    db = Database(settings.effective_database_url)
+    with db.session() as session:
+        user = accounts.get_user_by_name(session, name)
+        if user is None or user.id is None:
+            _fail(f"no user named {name!r}", 2)
+            return
+        if not user.active:
+            _fail(f"user {name!r} is deactivated", 2)
+        token = accounts.issue_token(session, user.id, label)
+        audit.record(session, None, "token.issue", f"user:{user.id}", "cli", {"label": label}, actor_name="cli")
+        session.commit()
+    db.dispose()
+    typer.echo(f"API token for {name} (shown once): {token}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users and their roles."""
+    from sqlmodel import select
+
+    from db import accounts
+    from db.engine import Database
+    from db.models import User
+
+    settings = _settings()
+    db = Database(settings.effective_database_url)
+    with db.session() as session:
+        for user in session.exec(select(User).order_by(User.id)).all():  # type: ignore[arg-type]
+            assert user.id is not None
+            roles = ",".join(r.value for r in accounts.roles_of(session, user.id))
+            typer.echo(f"{user.id}\t{user.name}\t{'active' if user.active else 'inactive'}\t{roles}")
+    db.dispose()
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+@app.command()
+def worker() -> None:
+    """Run a Temporal worker against SOCIALOPS_TEMPORAL_ADDRESS (production or embedded)."""
+    from worker import run_worker
+
+    settings = _settings()
+    try:
+        asyncio.run(run_worker(settings))
+    except RuntimeError as exc:
+        _fail(f"worker could not start: {exc}")
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (SOCIALOPS_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (SOCIALOPS_API_PORT).")] = None,
+) -> None:
+    """Run the HTTP API (uvicorn)."""
+    import uvicorn
+
+    from api.app import create_app
+    from core.embedded import port_in_use
+
+    settings = _settings(api_host=host, api_port=port)
+    if port_in_use(settings.api_host, settings.api_port):
+        _fail(f"port {settings.api_port} on {settings.api_host} is already in use (set --port)")
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
+    )
+
+
+@app.command()
+def check() -> None:
+    """Run the system-check workflow: proves Temporal, a worker and the database work together."""
+    from core.temporal import connect
+    from domain.system import SystemCheckInput
+    from workflows.system import SystemCheckWorkflow
+
+    settings = _settings()
+
+    async def _run() -> Any:
+        client = await connect(settings)
+        return await client.execute_workflow(
+            SystemCheckWorkflow.run,
+            SystemCheckInput(requested_by="cli"),
+            id=f"system-check-{int(time.time() * 1000)}",
+            task_queue=settings.task_queue,
+            execution_timeout=__import__("datetime").timedelta(seconds=30),
+        )
+
+    try:
+        result = asyncio.run(_run())
+    except Exception as exc:
+        _fail(f"system check failed: {exc}")
+    typer.echo(result.model_dump_json())
+
+
+@app.command()
+def up(
+    api_port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    temporal_port: Annotated[int, typer.Option(help="Temporal gRPC port.")] = 7233,
+    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    var_dir: Annotated[Path | None, typer.Option(help="Data directory (SOCIALOPS_VAR_DIR).")] = None,
+    startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for each piece.")] = 120.0,
+) -> None:
+    """Run everything on the embedded defaults: Temporal dev server, SQLite, worker, API."""
+    from core import embedded
+    from db import accounts, audit, migrate
+    from db.engine import Database
+    from domain.roles import Role
+
+    settings = _settings(
+        api_port=api_port, temporal_address=f"127.0.0.1:{temporal_port}", temporal_ui_port=ui_port,
+        var_dir=var_dir,
+    )  # fmt: skip
+    if settings.environment is Environment.production:
+        _fail(
+            "`socialops up` runs the embedded development stack; in production run `socialops worker` "
+            "and `socialops api` against your Temporal cluster and database"
+        )
+    var = settings.var_dir.resolve()
+    (var / "logs").mkdir(parents=True, exist_ok=True)
+    try:
+        embedded.check_ports({
+            "Temporal gRPC": ("127.0.0.1", temporal_port, "--temporal-port"),
+            "Temporal Web UI": ("127.0.0.1", ui_port, "--ui-port"),
+            "API": (settings.api_host, api_port, "--api-port"),
+        })  # fmt: skip
+    except embedded.EmbeddedError as exc:
+        _fail(str(exc))
+
+    db = Database(settings.effective_database_url)
+    migrate.upgrade(db.engine)
+    admin_token = None
+    with db.session() as session:
+        if accounts.count_users(session) == 0:
+            user, admin_token = accounts.create_user(session, "admin", [Role.admin], "系统管理员", "first-run")
+            audit.record(
+                session,
+                None,
+                "user.create",
+                f"user:{user.id}",
+                "up",
+                {"name": "admin", "roles": ["admin"], "first_run": True},
+                actor_name="socialops up",
+            )
+            session.commit()
+    db.dispose()
+
+    sup = embedded.Supervisor()
+    stop = {"signal": None}
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stop["signal"] = signum  # type: ignore[assignment]
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    env = embedded.child_env(settings)
+    try:
+        temporal_log = var / "logs" / "temporal.log"
+        sup.start(
+            "temporal",
+            embedded.temporal_command(settings, temporal_port, ui_port, var / "temporal.db"),
+            env,
+            temporal_log,
+        )
+        embedded.wait_until(
+            lambda: embedded.tcp_open("127.0.0.1", temporal_port) and embedded.tcp_open("127.0.0.1", ui_port),
+            startup_timeout,
+            sup,
+            "the Temporal dev server",
+        )
+        sup.start("worker", [sys.executable, "-m", "core.cli", "worker"], env)
+        sup.start("api", [sys.executable, "-m", "core.cli", "api"], env)
+        health_url = f"{settings.api_base_url}/health"
+        embedded.wait_until(
+            lambda: stop["signal"] is not None or embedded.health_ok(health_url),
+            startup_timeout,
+            sup,
+            "GET /health to answer 200",
+        )
+        if stop["signal"] is None:
+            _banner(settings, ui_port, var, admin_token)
+        while stop["signal"] is None:
+            dead = sup.first_dead()
+            if dead is not None:
+                raise embedded.EmbeddedError(f"{dead.name} exited with code {dead.proc.returncode}\n{dead.tail()}")
+            time.sleep(0.5)
+        typer.echo("stopping socialops …")
+    except embedded.EmbeddedError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sup.stop_all()
+        raise typer.Exit(1) from None
+    sup.stop_all()
+    typer.echo("stopped.")
+
+
+def _banner(settings: Settings, ui_port: int, var: Path, admin_token: str | None) -> None:
+    lines = [
+        "",
+        "socialops is running (Ctrl-C stops everything)",
+        f"  API            {settings.api_base_url}        (docs: {settings.api_base_url}/docs)",
+        f"  Health         {settings.api_base_url}/health",
+        f"  Temporal UI    http://127.0.0.1:{ui_port}",
+        f"  Temporal gRPC  {settings.temporal_address}  (namespace {settings.temporal_namespace})",
+        f"  Data           {var}  (SQLite + Temporal state; logs in {var / 'logs'})",
+    ]
+    if admin_token:
+        lines += [
+            "",
+            "  First run: an admin user was created. Its API token is shown only this once:",
+            f"    {admin_token}",
+            "  e.g.  curl -H 'Authorization: Bearer <token>' " + settings.api_base_url + "/me",
+        ]
+    else:
+        lines += ["", "  Need a token?  socialops users token admin"]
+    typer.echo("\n".join(lines) + "\n", err=False)
+    sys.stdout.flush()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

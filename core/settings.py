@@ -1,0 +1,119 @@
+"""One settings object for every process (API, worker, CLI), read from ``SOCIALOPS_*`` variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-change-me"
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Environment(StrEnum):
+    dev = "dev"
+    production = "production"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or unsafe; the message names the variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SOCIALOPS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.dev
+    var_dir: Path = Field(default=DEFAULT_VAR_DIR, description="Where embedded data (SQLite files) lives.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty means var_dir/socialops.db.")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "socialops"
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    log_level: str = "INFO"
+    log_json: bool | None = Field(default=None, description="None: JSON when stdout is not a TTY.")
+
+    # A worker counts as polling when Temporal saw one of its polls this recently. The embedded dev
+    # server expires long polls every 10 s; on a cluster with the default 60 s expiry use 90.
+    worker_poll_stale_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str) -> str:
+        value = value.strip()
+        # psycopg 3 is the driver we ship; accept the common spellings.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _production_is_explicit(self) -> Settings:
+        if self.environment is Environment.production:
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'socialops.db').as_posix()}"
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+
+def production_problems(settings: Settings) -> list[str]:
+    problems: list[str] = []
+    secret = settings.secret_key.get_secret_value()
+    if secret == DEV_SECRET_KEY or len(secret) < 32:
+        problems.append(
+            "SOCIALOPS_SECRET_KEY must be set to a random value of at least 32 characters in production "
+            "(the development default is refused)"
+        )
+    if not settings.database_url:
+        problems.append("SOCIALOPS_DATABASE_URL must be set explicitly in production")
+    return problems
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one readable :class:`SettingsError`."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            name = f"SOCIALOPS_{loc.upper()}" if loc else "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{name}: {msg}" if loc else msg)
+        raise SettingsError("invalid configuration: " + "; ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

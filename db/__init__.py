@@ -1,0 +1,1 @@
+"""Database: SQLModel tables, engine/session, query functions, Alembic migrations."""

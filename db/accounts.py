@@ -1,0 +1,123 @@
+"""Users, roles and API tokens: query functions shared by the API and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from db.models import ApiToken, User, UserRole, utcnow
+from domain.roles import Role
+
+TOKEN_PREFIX = "sop_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller, as the API and the workflow validators see it."""
+
+    user_id: int
+    name: str
+    roles: frozenset[Role]
+    token_id: int | None = None
+
+    def has_any(self, roles: frozenset[Role] | set[Role]) -> bool:
+        return bool(self.roles & roles)
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(r.value for r in self.roles)
+
+
+class AccountError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def roles_of(session: Session, user_id: int) -> list[Role]:
+    rows = session.exec(select(UserRole.role).where(UserRole.user_id == user_id)).all()
+    return sorted((Role(r) for r in rows if r in Role.__members__), key=lambda r: r.value)
+
+
+def get_user_by_name(session: Session, name: str) -> User | None:
+    return session.exec(select(User).where(User.name == name)).first()
+
+
+def create_user(
+    session: Session, name: str, roles: list[Role], display_name: str = "", token_label: str = "initial"
+) -> tuple[User, str]:
+    """Create a user with roles and a first token. Returns the plaintext token (shown once). No commit."""
+    name = name.strip()
+    if not name:
+        raise AccountError("name", "must not be empty")
+    if not roles:
+        raise AccountError("roles", "at least one role is required")
+    if get_user_by_name(session, name) is not None:
+        raise AccountError("name", f"a user named {name!r} already exists")
+    user = User(name=name, display_name=display_name or name)
+    session.add(user)
+    session.flush()
+    assert user.id is not None
+    for role in roles:
+        session.add(UserRole(user_id=user.id, role=role.value))
+    token = issue_token(session, user.id, token_label)
+    return user, token
+
+
+def issue_token(session: Session, user_id: int, label: str = "") -> str:
+    token = new_token()
+    session.add(
+        ApiToken(user_id=user_id, token_hash=hash_token(token), prefix=token[: len(TOKEN_PREFIX) + 6], label=label)
+    )
+    session.flush()
+    return token
+
+
+def set_roles(session: Session, user_id: int, roles: list[Role]) -> None:
+    if not roles:
+        raise AccountError("roles", "at least one role is required")
+    for row in session.exec(select(UserRole).where(UserRole.user_id == user_id)).all():
+        session.delete(row)
+    session.flush()
+    for role in roles:
+        session.add(UserRole(user_id=user_id, role=role.value))
+    session.flush()
+
+
+def revoke_tokens(session: Session, user_id: int) -> int:
+    rows = session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+        session.add(row)
+    session.flush()
+    return len(rows)
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    """Resolve a bearer token to an active user's principal, or ``None``."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active or user.id is None:
+        return None
+    return Principal(user_id=user.id, name=user.name, roles=frozenset(roles_of(session, user.id)), token_id=row.id)
+
+
+def count_users(session: Session) -> int:
+    return len(session.exec(select(User.id)).all())

@@ -1,0 +1,1 @@
+"""Pure, sandbox-safe domain code: enums, payload models and rules. No I/O here."""

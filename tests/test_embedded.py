@@ -1,0 +1,111 @@
+"""`socialops up` end to end: the embedded stack starts, answers, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+SOCIALOPS = str(Path(sys.executable).parent / "socialops")
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            child = int(entry.name)
+            found |= {child} | _children(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCIALOPS_")}
+    env["SOCIALOPS_VAR_DIR"] = str(tmp_path / "var")
+    return env
+
+
+def _start(tmp_path: Path, api: int, grpc: int, ui: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [SOCIALOPS, "up", "--api-port", str(api), "--temporal-port", str(grpc), "--ui-port", str(ui)],
+        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            r = httpx.get(url, timeout=6)
+            if r.status_code == 200:
+                return r
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} never answered 200")
+
+
+def test_up_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
+    api, grpc, ui = free_port(), free_port(), free_port()
+    proc = _start(tmp_path, api, grpc, ui)
+    try:
+        health = _wait_healthy(f"http://127.0.0.1:{api}/health", proc)
+        assert all(c["ok"] for c in health.json()["components"].values())
+        assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=10).status_code == 200  # Temporal Web UI
+        children = _children(proc.pid)
+        assert len(children) >= 3  # dev server, worker, API
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    token = next(w for w in out.split() if w.startswith("sop_"))
+    assert f"http://127.0.0.1:{ui}" in out and "stopped." in out
+    time.sleep(0.5)
+    assert [p for p in children if _alive(p)] == []
+    assert (tmp_path / "var" / "socialops.db").exists() and (tmp_path / "var" / "temporal.db").exists()
+
+    # Second run reuses the data: no new admin token, the first one still works.
+    proc = _start(tmp_path, api, grpc, ui)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{api}/health", proc)
+        me = httpx.get(f"http://127.0.0.1:{api}/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["roles"] == ["admin"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert "sop_" not in out and proc.returncode == 0
+
+
+def test_up_refuses_a_busy_port_clearly(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        proc = _start(tmp_path, taken, free_port(), free_port())
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert f"port {taken}" in out and "--api-port" in out

@@ -1,0 +1,63 @@
+"""Temporal worker entry: settings → logging → client → activities → Worker."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import signal
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from core.interceptors import LoggingInterceptor
+from core.logging import configure_logging
+from core.registry import WORKFLOWS, Dependencies, activities
+from core.settings import Settings, get_settings
+from core.temporal import connect, ensure_search_attributes
+from db.engine import Database
+
+log = structlog.get_logger("socialops.worker")
+
+
+def build_worker(
+    client: Client, task_queue: str, deps: Dependencies, executor: concurrent.futures.Executor
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities(deps),
+        activity_executor=executor,
+        interceptors=[LoggingInterceptor()],
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings)
+    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    if added:
+        log.info("registered search attributes", names=added)
+    db = Database(settings.effective_database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as executor:
+        worker = build_worker(client, settings.task_queue, Dependencies(db=db), executor)
+        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping")
+    db.dispose()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()
