@@ -14,6 +14,7 @@ from core.interceptors import LoggingInterceptor
 from core.logging import configure_logging
 from core.registry import WORKFLOWS, Dependencies, activities
 from core.settings import Settings, get_settings
+from connectors.sandbox import SandboxPlatform
 from core.temporal import connect, ensure_search_attributes
 from db.engine import Database
 
@@ -44,7 +45,8 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as executor:
-        worker = build_worker(client, settings.task_queue, Dependencies(db=db), executor)
+        deps = Dependencies(db=db, connectors={"sandbox": SandboxPlatform(settings.effective_sandbox_url)})
+        worker = build_worker(client, settings.task_queue, deps, executor)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         async with worker:
             await stop.wait()

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=DEFAULT_VAR_DIR, description="Where embedded data (SQLite files) lives.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means var_dir/socialops.db.")
 
+    sandbox_database_url: str = Field(default="", description="The sandbox platform's own store; empty: var_dir/sandbox.db")
+
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "socialops"
@@ -79,6 +81,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'socialops.db').as_posix()}"
+
+    @property
+    def effective_sandbox_url(self) -> str:
+        return self.sandbox_database_url or f"sqlite:///{(self.var_dir / 'sandbox.db').as_posix()}"
 
     @property
     def api_base_url(self) -> str:

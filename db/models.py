@@ -90,3 +90,143 @@ class AuditLog(SQLModel, table=True):
     target: str = Field(max_length=128)
     request_id: str = Field(default="", max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# --- content lifecycle (R-4.1) -----------------------------------------------------------------------
+
+
+class PlatformAccount(SQLModel, table=True):
+    """An official account on a platform; ``connector`` names the adapter (``sandbox`` or a real one)."""
+
+    __tablename__ = "platform_accounts"
+    __table_args__ = (UniqueConstraint("platform", "handle", name="uq_platform_accounts_handle"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    handle: str = Field(max_length=100)
+    display_name: str = Field(default="", max_length=200)
+    connector: str = Field(default="sandbox", max_length=32)
+    active: bool = Field(default=True)
+    created_at: datetime = _ts()
+
+
+class ContentItem(SQLModel, table=True):
+    """Projection of a content workflow for lists, the calendar and reports (written by activities)."""
+
+    __tablename__ = "content_items"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(default="", max_length=100)
+    title: str = Field(default="", max_length=500)
+    owner_id: int = Field(index=True)
+    owner_name: str = Field(max_length=64, index=True)
+    goal: str = Field(max_length=32)
+    audience: str = Field(default="", max_length=500)
+    core_message: str = Field(default="", max_length=1000)
+    theme: str = Field(default="", max_length=200)
+    format: str = Field(max_length=32)
+    targets: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    platforms: str = Field(default="", max_length=200, description="',weibo,douyin,' for filtering")
+    publish_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    resources: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    kpi: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    stage: str = Field(default="draft", max_length=32, index=True)
+    current_version: int = Field(default=1)
+    version_hash: str = Field(default="", max_length=64)
+    expedited: bool = Field(default=False)
+    corrects_id: int | None = Field(default=None, foreign_key="content_items.id", index=True)
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ContentVersion(SQLModel, table=True):
+    """Immutable: one row per edit, bound to its content hash."""
+
+    __tablename__ = "content_versions"
+    __table_args__ = (UniqueConstraint("content_id", "number", name="uq_content_versions_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    content_id: int = Field(foreign_key="content_items.id", index=True)
+    number: int
+    hash: str = Field(max_length=64)
+    title: str = Field(default="", max_length=500)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    author: str = Field(max_length=64)
+    note: str = Field(default="", max_length=2000)
+    created_at: datetime = _ts()
+
+
+class ContentPublication(SQLModel, table=True):
+    __tablename__ = "content_publications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    content_id: int = Field(foreign_key="content_items.id", index=True)
+    platform: str = Field(max_length=32)
+    account: str = Field(max_length=100)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    external_id: str = Field(default="", max_length=100)
+    url: str = Field(default="", max_length=500)
+    published_at: datetime | None = _ts_optional()
+    confirmed: bool | None = Field(default=None)
+    confirmation_note: str = Field(default="", max_length=1000)
+    retracted_at: datetime | None = _ts_optional()
+    retract_reason: str = Field(default="", max_length=2000)
+
+
+class ContentMetric(SQLModel, table=True):
+    __tablename__ = "content_metrics"
+    __table_args__ = (
+        UniqueConstraint("content_id", "platform", "account", "checkpoint", name="uq_content_metrics_checkpoint"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    content_id: int = Field(foreign_key="content_items.id", index=True)
+    platform: str = Field(max_length=32)
+    account: str = Field(max_length=100)
+    checkpoint: str = Field(max_length=32)
+    at: datetime = _ts()
+    metrics: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class CrisisHold(SQLModel, table=True):
+    """While active, scheduled posts wait in ``held`` (set by the emergency workflow or by hand)."""
+
+    __tablename__ = "crisis_hold"
+
+    id: int | None = Field(default=None, primary_key=True)
+    active: bool = Field(default=False)
+    reason: str = Field(default="", max_length=2000)
+    set_by: str = Field(default="", max_length=64)
+    incident_id: str = Field(default="", max_length=100)
+    changed_at: datetime = _ts()
+
+
+class Notification(SQLModel, table=True):
+    """What the system told people (reminders, escalations, alerts). Delivery channels come later."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_dedupe", "dedupe_key", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts()
+    recipient_role: str = Field(default="", max_length=32, index=True)
+    recipient_user: str = Field(default="", max_length=64, index=True)
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=500)
+    body: str = Field(default="", max_length=5000)
+    ref: str = Field(default="", max_length=100, index=True)
+    dedupe_key: str = Field(max_length=200)
+
+
+class ComplianceTerm(SQLModel, table=True):
+    __tablename__ = "compliance_terms"
+    __table_args__ = (UniqueConstraint("term", "category", name="uq_compliance_terms"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    term: str = Field(max_length=100)
+    category: str = Field(max_length=32)
+    severity: str = Field(default="blocking", max_length=16)
+    note: str = Field(default="", max_length=500)
+    active: bool = Field(default=True)
+    created_at: datetime = _ts()

@@ -1,0 +1,221 @@
+"""Side effects of the content workflow: projections, versions, compliance scan, publishing, metrics."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from connectors.base import PlatformError, PlatformTimeout, PostRequest
+from connectors.registry import ConnectorRegistry
+from db.engine import Database
+from db.models import ComplianceTerm, ContentItem, ContentMetric, ContentPublication, ContentVersion, CrisisHold
+from db.models import utcnow
+from domain.activity_io import (
+    ConfirmInput,
+    HoldStatus,
+    MetricsInput,
+    ProjectionUpdate,
+    PublishInput,
+    RetractInput,
+    SaveVersionInput,
+)
+from domain.compliance import ComplianceScanner, Term, TermCategory
+from domain.content import Finding, MetricsSnapshot, PublicationRecord, Severity, VersionContent
+
+log = structlog.get_logger("socialops.content")
+
+
+def _platform_failure(exc: PlatformError) -> ApplicationError:
+    return ApplicationError(str(exc), exc.code, type="PlatformError", non_retryable=not exc.retryable)
+
+
+class ContentActivities:
+    def __init__(self, db: Database, connectors: ConnectorRegistry) -> None:
+        self.db = db
+        self.connectors = connectors
+
+    @activity.defn
+    def sync_projection(self, inp: ProjectionUpdate) -> None:
+        with self.db.session() as session:
+            item = session.get(ContentItem, inp.content_id)
+            if item is None:
+                raise ApplicationError(f"content {inp.content_id} has no row", non_retryable=True)
+            item.stage = inp.stage.value
+            item.current_version = inp.version
+            item.version_hash = inp.version_hash
+            item.title = inp.title
+            item.publish_at = inp.publish_at
+            if inp.summary is not None:
+                item.summary = inp.summary.model_dump(mode="json")
+            item.updated_at = utcnow()
+            session.add(item)
+            session.commit()
+
+    @activity.defn
+    def save_version(self, inp: SaveVersionInput) -> None:
+        with self.db.session() as session:
+            exists = session.exec(
+                select(ContentVersion).where(
+                    ContentVersion.content_id == inp.content_id, ContentVersion.number == inp.number
+                )
+            ).first()
+            if exists is not None:
+                if exists.hash != inp.hash:
+                    raise ApplicationError(
+                        f"version {inp.number} of content {inp.content_id} exists with another hash",
+                        non_retryable=True,
+                    )
+                return
+            session.add(
+                ContentVersion(
+                    content_id=inp.content_id, number=inp.number, hash=inp.hash, title=inp.content.title,
+                    content=inp.content.model_dump(mode="json"), author=inp.author, note=inp.note,
+                )  # fmt: skip
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+
+    @activity.defn
+    def compliance_scan(self, version: VersionContent) -> list[Finding]:
+        with self.db.session() as session:
+            rows = session.exec(select(ComplianceTerm).where(ComplianceTerm.active == True)).all()  # noqa: E712
+        terms = [
+            Term(term=r.term, category=TermCategory(r.category), severity=Severity(r.severity), note=r.note)
+            for r in rows
+        ]
+        return ComplianceScanner(terms).scan(version)
+
+    @activity.defn
+    def crisis_hold_status(self) -> HoldStatus:
+        with self.db.session() as session:
+            row = session.get(CrisisHold, 1)
+        if row is None:
+            return HoldStatus(active=False)
+        return HoldStatus(active=row.active, reason=row.reason, incident_id=row.incident_id)
+
+    @activity.defn
+    def publish(self, inp: PublishInput) -> PublicationRecord:
+        """Idempotent: a post already recorded, or already on the platform under our key, is returned as is."""
+        v = inp.variant
+        with self.db.session() as session:
+            row = session.exec(
+                select(ContentPublication).where(ContentPublication.idempotency_key == inp.idempotency_key)
+            ).first()
+            if row is not None and row.external_id:
+                return _record(row)
+        connector = self._connector(v.platform, v.account)
+        try:
+            ref = connector.find_by_key(v.platform, v.account, inp.idempotency_key)
+            if ref is None:
+                if activity.info().attempt > 1:
+                    log.info("retrying publish: platform has no post under our key", key=inp.idempotency_key)
+                ref = connector.publish(
+                    PostRequest(platform=v.platform, account=v.account, idempotency_key=inp.idempotency_key,
+                                title=v.title, text=v.body, media=v.media)
+                )  # fmt: skip
+            else:
+                log.info("post already on the platform; not publishing again", key=inp.idempotency_key)
+        except PlatformTimeout as exc:
+            raise ApplicationError(f"outcome unknown: {exc}", type="PlatformTimeout") from exc
+        except PlatformError as exc:
+            raise _platform_failure(exc) from exc
+        with self.db.session() as session:
+            row = session.exec(
+                select(ContentPublication).where(ContentPublication.idempotency_key == inp.idempotency_key)
+            ).first() or ContentPublication(
+                content_id=inp.content_id, platform=v.platform.value, account=v.account,
+                idempotency_key=inp.idempotency_key,
+            )  # fmt: skip
+            row.external_id, row.url, row.published_at = ref.external_id, ref.url, inp.at
+            session.add(row)
+            session.commit()
+            return _record(row)
+
+    @activity.defn
+    def confirm(self, inp: ConfirmInput) -> PublicationRecord:
+        pub = inp.publication
+        connector = self._connector(pub.platform, pub.account)
+        try:
+            view = connector.get_post(pub.platform, pub.account, pub.external_id)
+        except PlatformError as exc:
+            raise _platform_failure(exc) from exc
+        if view is None:
+            ok, note = False, "平台上找不到该内容"
+        elif view.status != "live":
+            ok, note = False, f"内容状态为 {view.status}，不是已发布"
+        elif view.text.strip() != inp.expected_text.strip() or view.title.strip() != inp.expected_title.strip():
+            ok, note = False, "平台上的内容与审批通过的文本不一致"
+        else:
+            ok, note = True, "已确认上线，内容一致"
+        with self.db.session() as session:
+            row = session.exec(
+                select(ContentPublication).where(ContentPublication.idempotency_key == pub.idempotency_key)
+            ).first()
+            if row is not None:
+                row.confirmed, row.confirmation_note = ok, note
+                session.add(row)
+                session.commit()
+        return pub.model_copy(update={"confirmed": ok, "confirmation_note": note})
+
+    @activity.defn
+    def fetch_metrics(self, inp: MetricsInput) -> MetricsSnapshot:
+        pub = inp.publication
+        assert pub.published_at is not None
+        connector = self._connector(pub.platform, pub.account)
+        try:
+            snap = connector.fetch_metrics(pub.platform, pub.account, pub.external_id, pub.published_at, inp.at)
+        except PlatformError as exc:
+            raise _platform_failure(exc) from exc
+        with self.db.session() as session:
+            exists = session.exec(
+                select(ContentMetric).where(
+                    ContentMetric.content_id == inp.content_id, ContentMetric.platform == pub.platform.value,
+                    ContentMetric.account == pub.account, ContentMetric.checkpoint == inp.checkpoint,
+                )  # fmt: skip
+            ).first()
+            if exists is None:
+                session.add(
+                    ContentMetric(content_id=inp.content_id, platform=pub.platform.value, account=pub.account,
+                                  checkpoint=inp.checkpoint, at=inp.at, metrics=snap.model_dump())
+                )  # fmt: skip
+                session.commit()
+        return snap
+
+    @activity.defn
+    def retract(self, inp: RetractInput) -> PublicationRecord:
+        pub = inp.publication
+        connector = self._connector(pub.platform, pub.account)
+        try:
+            connector.delete(pub.platform, pub.account, pub.external_id, inp.reason)
+        except PlatformError as exc:
+            raise _platform_failure(exc) from exc
+        with self.db.session() as session:
+            row = session.exec(
+                select(ContentPublication).where(ContentPublication.idempotency_key == pub.idempotency_key)
+            ).first()
+            if row is not None:
+                row.retracted_at, row.retract_reason = inp.at, inp.reason
+                session.add(row)
+                session.commit()
+        return pub.model_copy(update={"retracted": True})
+
+    def _connector(self, platform, account):  # type: ignore[no-untyped-def]
+        try:
+            return self.connectors.for_account(platform, account)
+        except PlatformError as exc:
+            raise _platform_failure(exc) from exc
+
+
+def _record(row: ContentPublication) -> PublicationRecord:
+    from domain.content import Platform
+
+    return PublicationRecord(
+        platform=Platform(row.platform), account=row.account, idempotency_key=row.idempotency_key,
+        external_id=row.external_id, url=row.url, published_at=row.published_at, confirmed=row.confirmed,
+        confirmation_note=row.confirmation_note, retracted=row.retracted_at is not None,
+    )  # fmt: skip

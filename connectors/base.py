@@ -1,0 +1,75 @@
+"""The platform connector interface every adapter (sandbox or real) implements.
+
+Calls are synchronous (activities run them in a thread). Errors are typed so activities can decide:
+``PlatformError(retryable=False)`` stops retries; ``PlatformTimeout`` means the outcome is unknown and
+the caller must look the post up by its idempotency key before trying again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from domain.content import MediaRef, MetricsSnapshot, Platform
+
+
+class PostRequest(BaseModel):
+    platform: Platform
+    account: str
+    idempotency_key: str
+    title: str = ""
+    text: str
+    media: list[MediaRef] = Field(default_factory=list)
+
+
+class PostRef(BaseModel):
+    platform: Platform
+    account: str
+    external_id: str
+    url: str
+    idempotency_key: str
+
+
+class PostView(BaseModel):
+    external_id: str
+    title: str
+    text: str
+    status: str  # live | deleted | hidden | pending
+    url: str
+
+
+class PlatformError(Exception):
+    def __init__(self, message: str, *, retryable: bool = True, code: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+class PlatformTimeout(PlatformError):
+    """The request may or may not have taken effect."""
+
+
+class NotSupported(PlatformError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False, code="not_supported")
+
+
+@runtime_checkable
+class PlatformConnector(Protocol):
+    kind: str
+
+    def publish(self, req: PostRequest) -> PostRef: ...
+
+    def find_by_key(self, platform: Platform, account: str, idempotency_key: str) -> PostRef | None: ...
+
+    def get_post(self, platform: Platform, account: str, external_id: str) -> PostView | None: ...
+
+    def fetch_metrics(
+        self, platform: Platform, account: str, external_id: str, published_at: datetime, at: datetime
+    ) -> MetricsSnapshot: ...
+
+    def delete(self, platform: Platform, account: str, external_id: str, reason: str) -> None: ...
+
+    def edit(self, platform: Platform, account: str, external_id: str, text: str) -> None: ...

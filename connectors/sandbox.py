@@ -1,0 +1,195 @@
+"""The sandbox platform: a local simulated social platform with its own database, for demos and drills.
+
+It accepts posts, assigns ids, serves them back, grows deterministic metrics over time, and can be
+told to fail (before accepting) or to time out after accepting, to exercise the publishing path.
+Never a stand-in for a real platform connector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from connectors.base import NotSupported, PlatformError, PlatformTimeout, PostRef, PostRequest, PostView
+from db.engine import make_engine
+from domain.content import MetricsSnapshot, Platform
+
+metadata = MetaData()
+posts = Table(
+    "sandbox_posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("external_id", String(64), unique=True, nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("account", String(100), nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("media", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_reason", Text, nullable=True),
+    UniqueConstraint("platform", "account", "idempotency_key", name="uq_sandbox_key"),
+)
+faults = Table(
+    "sandbox_faults",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(32), nullable=False),
+    Column("operation", String(32), nullable=False),  # publish | get_post | fetch_metrics | delete
+    Column("mode", String(32), nullable=False),  # fail | timeout_after_accept | tamper
+    Column("remaining", Integer, nullable=False),
+)
+
+FAULT_MODES = ("fail", "timeout_after_accept", "tamper")
+
+
+class SandboxPlatform:
+    kind = "sandbox"
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = make_engine(url)
+        metadata.create_all(self.engine)
+        self._lock = threading.Lock()
+
+    # -- control (tests, demos, drills) ---------------------------------------------------------------
+    def inject_fault(self, platform: Platform, operation: str, mode: str, times: int = 1) -> None:
+        if mode not in FAULT_MODES:
+            raise ValueError(f"mode must be one of {FAULT_MODES}")
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(faults).values(platform=platform.value, operation=operation, mode=mode, remaining=times)
+            )
+
+    def clear_faults(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(faults))
+
+    def _take_fault(self, platform: Platform, operation: str) -> str | None:
+        with self._lock, self.engine.begin() as conn:
+            row = conn.execute(
+                select(faults.c.id, faults.c.mode, faults.c.remaining)
+                .where(faults.c.platform == platform.value, faults.c.operation == operation, faults.c.remaining > 0)
+                .order_by(faults.c.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            conn.execute(update(faults).where(faults.c.id == row.id).values(remaining=row.remaining - 1))
+            return str(row.mode)
+
+    def all_posts(self, platform: Platform | None = None) -> list[PostView]:
+        stmt = select(posts)
+        if platform:
+            stmt = stmt.where(posts.c.platform == platform.value)
+        with self.engine.connect() as conn:
+            return [self._view(r) for r in conn.execute(stmt.order_by(posts.c.id))]
+
+    # -- the connector interface --------------------------------------------------------------------
+    def publish(self, req: PostRequest) -> PostRef:
+        fault = self._take_fault(req.platform, "publish")
+        if fault == "fail":
+            raise PlatformError("sandbox: injected failure before accepting", retryable=True, code="injected")
+        existing = self.find_by_key(req.platform, req.account, req.idempotency_key)
+        if existing is not None:
+            return existing  # the sandbox, like a careful API, dedupes by client key
+        external_id = f"sb-{req.platform.value}-{uuid.uuid4().hex[:12]}"
+        text = req.text + ("（已被平台修改）" if fault == "tamper" else "")
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(posts).values(
+                    external_id=external_id, platform=req.platform.value, account=req.account,
+                    idempotency_key=req.idempotency_key, title=req.title, text=text,
+                    media=[m.model_dump(mode="json") for m in req.media], status="live",
+                    created_at=datetime.now(UTC),
+                )  # fmt: skip
+            )
+        if fault == "timeout_after_accept":
+            raise PlatformTimeout("sandbox: accepted the post, then timed out before answering")
+        return self._ref(req.platform, req.account, external_id, req.idempotency_key)
+
+    def find_by_key(self, platform: Platform, account: str, idempotency_key: str) -> PostRef | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(posts.c.external_id).where(
+                    posts.c.platform == platform.value,
+                    posts.c.account == account,
+                    posts.c.idempotency_key == idempotency_key,
+                )
+            ).first()
+        return None if row is None else self._ref(platform, account, row.external_id, idempotency_key)
+
+    def get_post(self, platform: Platform, account: str, external_id: str) -> PostView | None:
+        if self._take_fault(platform, "get_post") == "fail":
+            raise PlatformError("sandbox: injected failure", retryable=True, code="injected")
+        with self.engine.connect() as conn:
+            row = conn.execute(select(posts).where(posts.c.external_id == external_id)).first()
+        return None if row is None else self._view(row)
+
+    def fetch_metrics(
+        self, platform: Platform, account: str, external_id: str, published_at: datetime, at: datetime
+    ) -> MetricsSnapshot:
+        """Deterministic growth: the same post at the same age always reads the same numbers."""
+        if self._take_fault(platform, "fetch_metrics") == "fail":
+            raise PlatformError("sandbox: injected failure", retryable=True, code="injected")
+        hours = max((at - published_at).total_seconds() / 3600, 0.0)
+        seed = int(hashlib.sha256(external_id.encode()).hexdigest()[:8], 16)
+        reach = 2000 + seed % 8000  # this post's eventual audience
+        curve = 1 - math.exp(-hours / 20)  # most views in the first day or two
+        views = int(reach * curve)
+        return MetricsSnapshot(
+            views=views,
+            likes=int(views * (0.03 + (seed % 7) / 1000)),
+            comments=int(views * 0.006),
+            reposts=int(views * 0.004),
+            favourites=int(views * 0.008),
+            follower_gain=int(views * 0.002),
+        )
+
+    def delete(self, platform: Platform, account: str, external_id: str, reason: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(posts).where(posts.c.external_id == external_id).values(status="deleted", deleted_reason=reason)
+            )
+
+    def edit(self, platform: Platform, account: str, external_id: str, text: str) -> None:
+        if platform in (Platform.douyin, Platform.kuaishou):
+            raise NotSupported(f"{platform.value} does not allow editing a published post")
+        with self.engine.begin() as conn:
+            conn.execute(update(posts).where(posts.c.external_id == external_id).values(text=text))
+
+    # -- helpers ------------------------------------------------------------------------------------
+    @staticmethod
+    def _ref(platform: Platform, account: str, external_id: str, key: str) -> PostRef:
+        return PostRef(
+            platform=platform, account=account, external_id=external_id, idempotency_key=key,
+            url=f"sandbox://{platform.value}/{account}/{external_id}",
+        )  # fmt: skip
+
+    @staticmethod
+    def _view(row: object) -> PostView:
+        r = row._mapping  # type: ignore[attr-defined]
+        return PostView(
+            external_id=r["external_id"], title=r["title"], text=r["text"], status=r["status"],
+            url=f"sandbox://{r['platform']}/{r['account']}/{r['external_id']}",
+        )  # fmt: skip
