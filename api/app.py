@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from temporalio.client import Client
 
 from api.deps import TemporalGateway
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, audit_log, health
+from api.routes import accounts, audit_log, content, health, operations
 from core.settings import Settings, get_settings
 from db.engine import Database
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
+SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics"})
+
+
+def iter_api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (newer FastAPI wraps them)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from iter_api_routes(route.original_router.routes)
+        elif hasattr(route, "routes"):
+            yield from iter_api_routes(route.routes)
 
 
 def create_app(
@@ -45,4 +60,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(accounts.router)
     app.include_router(audit_log.router)
+    app.include_router(content.router)
+    app.include_router(operations.router)
     return app

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
 
+    content_review_sla_hours: float = Field(default=4.0, gt=0, description="Per review stage (R-4.1.3)")
+    content_sla_business_hours: bool = Field(default=True, description="Count SLA time in working hours only")
+
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="None: JSON when stdout is not a TTY.")

@@ -60,12 +60,15 @@ with workflow.unsafe.imports_passed_through():
         content_hash,
         effect_summary,
     )
+    from domain.errors import reject
     from domain.platform_rules import adapt
     from domain.roles import Role
     from domain.selfcheck import blocking, self_check
     from domain.workcalendar import WorkCalendar
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
 PUBLISH_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=6
 )
@@ -146,9 +149,9 @@ class ContentWorkflow:
     def _check_revise(self, req: ReviseRequest) -> None:
         self._require_editor(req.actor)
         if self.state.stage not in EDITABLE_STAGES | {Stage.scheduled}:
-            raise ValueError(f"stage: content in stage {self.state.stage.value} can no longer be edited")
+            raise reject("stage", f"content in stage {self.state.stage.value} can no longer be edited")
         if content_hash(req.content) == self.state.version_hash:
-            raise ValueError("content: identical to the current version; nothing to save")
+            raise reject("content", "identical to the current version; nothing to save")
 
     @workflow.update
     def submit(self, req: SubmitRequest) -> SubmitResult:
@@ -163,9 +166,9 @@ class ContentWorkflow:
     def _check_submit(self, req: SubmitRequest) -> None:
         self._require_editor(req.actor)
         if self.state.stage not in (Stage.draft, Stage.revision) or self.submitted:
-            raise ValueError(f"stage: only a draft or a revision can be submitted (now {self.state.stage.value})")
+            raise reject("stage", f"only a draft or a revision can be submitted (now {self.state.stage.value})")
         if req.version_hash and req.version_hash != self.state.version_hash:
-            raise ValueError("version_hash: not the current version; reload and submit again")
+            raise reject("version_hash", "not the current version; reload and submit again")
 
     @workflow.update
     def review(self, req: ReviewRequest) -> DecisionRecord:
@@ -180,25 +183,26 @@ class ContentWorkflow:
     @review.validator
     def _check_review(self, req: ReviewRequest) -> None:
         if self.state.stage not in REVIEW_STAGES:
-            raise ValueError(f"stage: nothing to review; content is in stage {self.state.stage.value}")
+            raise reject("stage", f"nothing to review; content is in stage {self.state.stage.value}")
         if req.stage != self.state.stage:
-            raise ValueError(f"stage: the current review stage is {self.state.stage.value}, not {req.stage.value}")
+            raise reject("stage", f"the current review stage is {self.state.stage.value}, not {req.stage.value}")
         if req.version_hash != self.state.version_hash:
-            raise ValueError(
-                f"version_hash: approvals bind to the current version {self.state.version} "
-                f"({self.state.version_hash[:12]}…); this decision names an outdated one"
+            raise reject(
+                "version_hash",
+                f"approvals bind to the current version {self.state.version} "
+                f"({self.state.version_hash[:12]}…); this decision names an outdated one",
             )
         allowed = STAGE_ROLES[req.stage]
         if not set(req.actor.roles) & allowed:
-            raise ValueError(
-                f"role: stage {req.stage.value} needs one of {', '.join(sorted(r.value for r in allowed))}"
+            raise reject(
+                "role", f"stage {req.stage.value} needs one of {', '.join(sorted(r.value for r in allowed))}"
             )
         if req.actor.user_id == self.inp.owner_id:
-            raise ValueError("actor: nobody reviews their own content")
+            raise reject("actor", "nobody reviews their own content")
         if req.decision is not Decision.approve and not req.notes.strip():
-            raise ValueError("notes: say what to change or why it is rejected")
+            raise reject("notes", "say what to change or why it is rejected")
         if self.pending is not None:
-            raise ValueError("stage: a decision for this stage is already being processed")
+            raise reject("stage", "a decision for this stage is already being processed")
 
     @workflow.update
     def override_compliance(self, req: OverrideRequest) -> DecisionRecord:
@@ -208,20 +212,24 @@ class ContentWorkflow:
             notes=req.reason, at=workflow.now(),
         )  # fmt: skip
         self.state.decisions.append(record)
-        self.state.compliance_override = {"by": req.actor.name, "reason": req.reason, "at": workflow.now().isoformat()}
+        self.state.compliance_override = {
+            "by": req.actor.name,
+            "reason": req.reason,
+            "at": workflow.now().isoformat(),
+        }
         self.override_ok = True
         return record
 
     @override_compliance.validator
     def _check_override(self, req: OverrideRequest) -> None:
         if self.state.stage is not Stage.compliance_blocked:
-            raise ValueError(f"stage: nothing to override; content is in stage {self.state.stage.value}")
+            raise reject("stage", f"nothing to override; content is in stage {self.state.stage.value}")
         if Role.risk_compliance not in req.actor.roles:
-            raise ValueError("role: only risk_compliance may override a compliance block")
+            raise reject("role", "only risk_compliance may override a compliance block")
         if req.actor.user_id == self.inp.owner_id:
-            raise ValueError("actor: nobody overrides the block on their own content")
+            raise reject("actor", "nobody overrides the block on their own content")
         if req.version_hash != self.state.version_hash:
-            raise ValueError("version_hash: the override must name the current version")
+            raise reject("version_hash", "the override must name the current version")
 
     @workflow.update
     async def reschedule(self, req: RescheduleRequest) -> ContentState:
@@ -234,9 +242,9 @@ class ContentWorkflow:
     def _check_reschedule(self, req: RescheduleRequest) -> None:
         self._require_editor(req.actor)
         if self.state.stage not in STOPPABLE:
-            raise ValueError(f"stage: content in stage {self.state.stage.value} can no longer be rescheduled")
+            raise reject("stage", f"content in stage {self.state.stage.value} can no longer be rescheduled")
         if req.publish_at <= workflow.now():
-            raise ValueError("publish_at: must be in the future")
+            raise reject("publish_at", "must be in the future")
 
     @workflow.update
     def cancel(self, req: ReasonRequest) -> ContentState:
@@ -248,7 +256,7 @@ class ContentWorkflow:
     def _check_cancel(self, req: ReasonRequest) -> None:
         self._require_editor(req.actor)
         if self.state.stage not in STOPPABLE:
-            raise ValueError(f"stage: content in stage {self.state.stage.value} can no longer be cancelled")
+            raise reject("stage", f"content in stage {self.state.stage.value} can no longer be cancelled")
 
     @workflow.update
     def confirm_release(self, req: ReasonRequest) -> ContentState:
@@ -263,9 +271,9 @@ class ContentWorkflow:
     @confirm_release.validator
     def _check_release(self, req: ReasonRequest) -> None:
         if self.state.stage is not Stage.awaiting_release:
-            raise ValueError(f"stage: nothing awaits release; content is in stage {self.state.stage.value}")
+            raise reject("stage", f"nothing awaits release; content is in stage {self.state.stage.value}")
         if Role.ops_head not in req.actor.roles:
-            raise ValueError("role: only ops_head confirms publishing after a crisis hold")
+            raise reject("role", "only ops_head confirms publishing after a crisis hold")
 
     @workflow.update
     def retract(self, req: ReasonRequest) -> ContentState:
@@ -280,17 +288,17 @@ class ContentWorkflow:
     @retract.validator
     def _check_retract(self, req: ReasonRequest) -> None:
         if self.state.stage not in (Stage.tracking, Stage.completed):
-            raise ValueError(f"stage: only published content can be retracted (now {self.state.stage.value})")
+            raise reject("stage", f"only published content can be retracted (now {self.state.stage.value})")
         if not set(req.actor.roles) & RETRACTORS:
-            raise ValueError("role: retraction needs ops_head, risk_compliance or leadership")
+            raise reject("role", "retraction needs ops_head, risk_compliance or leadership")
         if not req.reason.strip():
-            raise ValueError("reason: a retraction needs a recorded reason")
+            raise reject("reason", "a retraction needs a recorded reason")
         if self.retract_reason is not None:
-            raise ValueError("stage: a retraction is already under way")
+            raise reject("stage", "a retraction is already under way")
 
     def _require_editor(self, actor: Actor) -> None:
         if actor.user_id != self.inp.owner_id and not set(actor.roles) & EDITORS:
-            raise ValueError("actor: only the owner or ops_head may change this content")
+            raise reject("actor", "only the owner or ops_head may change this content")
 
     # --- the process ---------------------------------------------------------------------------------
 
@@ -416,7 +424,9 @@ class ContentWorkflow:
             cal = WorkCalendar(self.inp.calendar)
             sla = timedelta(hours=self.inp.sla.hours)
 
-            def deadline(n: int, started: datetime = started, cal: WorkCalendar = cal, sla: timedelta = sla) -> datetime:
+            def deadline(
+                n: int, started: datetime = started, cal: WorkCalendar = cal, sla: timedelta = sla
+            ) -> datetime:
                 return cal.add(started, sla * n) if self.inp.sla.business_hours else started + sla * n
 
             events = [
@@ -453,7 +463,9 @@ class ContentWorkflow:
     def _needs_accuracy_review(self) -> bool:
         if self.version.facts_flagged or self.inp.plan.goal.value in ("launch", "conversion"):
             return True
-        text = " ".join([self.version.title, self.version.body, *(v.body or "" for v in self.version.variants.values())])
+        text = " ".join(
+            [self.version.title, self.version.body, *(v.body or "" for v in self.version.variants.values())]
+        )
         return _has_facts(text)
 
     async def _remind(self, stage: Stage) -> None:
@@ -559,7 +571,9 @@ class ContentWorkflow:
         for i, pub in enumerate(self.state.publications):
             if not pub.external_id:
                 continue
-            variant = next(v for v in self.state.variants if v.platform == pub.platform and v.account == pub.account)
+            variant = next(
+                v for v in self.state.variants if v.platform == pub.platform and v.account == pub.account
+            )
             checked = await workflow.execute_activity_method(
                 ContentActivities.confirm,
                 ConfirmInput(content_id=self.inp.content_id, publication=pub, expected_title=variant.title,
