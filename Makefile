@@ -7,7 +7,7 @@ PACKAGES := core domain db workflows activities connectors api worker.py
 .PHONY: run test lint typecheck pytest clean
 
 run: $(VENV)/.installed-run
-	$(BIN)/socialops up
+	$(BIN)/socialops up $(ARGS)
 
 test: $(VENV)/.installed-dev
 	bash deploy/scripts/ensure-postgres.sh

@@ -10,11 +10,11 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from connectors.sandbox import SandboxPlatform
 from core.interceptors import LoggingInterceptor
 from core.logging import configure_logging
 from core.registry import WORKFLOWS, Dependencies, activities
 from core.settings import Settings, get_settings
-from connectors.sandbox import SandboxPlatform
 from core.temporal import connect, ensure_search_attributes
 from db.engine import Database
 

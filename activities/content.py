@@ -11,8 +11,15 @@ from temporalio.exceptions import ApplicationError
 from connectors.base import PlatformError, PlatformTimeout, PostRequest
 from connectors.registry import ConnectorRegistry
 from db.engine import Database
-from db.models import ComplianceTerm, ContentItem, ContentMetric, ContentPublication, ContentVersion, CrisisHold
-from db.models import utcnow
+from db.models import (
+    ComplianceTerm,
+    ContentItem,
+    ContentMetric,
+    ContentPublication,
+    ContentVersion,
+    CrisisHold,
+    utcnow,
+)
 from domain.activity_io import (
     ConfirmInput,
     HoldStatus,
@@ -71,9 +78,14 @@ class ContentActivities:
                 return
             session.add(
                 ContentVersion(
-                    content_id=inp.content_id, number=inp.number, hash=inp.hash, title=inp.content.title,
-                    content=inp.content.model_dump(mode="json"), author=inp.author, note=inp.note,
-                )  # fmt: skip
+                    content_id=inp.content_id,
+                    number=inp.number,
+                    hash=inp.hash,
+                    title=inp.content.title,
+                    content=inp.content.model_dump(mode="json"),
+                    author=inp.author,
+                    note=inp.note,
+                )
             )
             try:
                 session.commit()
@@ -115,9 +127,15 @@ class ContentActivities:
                 if activity.info().attempt > 1:
                     log.info("retrying publish: platform has no post under our key", key=inp.idempotency_key)
                 ref = connector.publish(
-                    PostRequest(platform=v.platform, account=v.account, idempotency_key=inp.idempotency_key,
-                                title=v.title, text=v.body, media=v.media)
-                )  # fmt: skip
+                    PostRequest(
+                        platform=v.platform,
+                        account=v.account,
+                        idempotency_key=inp.idempotency_key,
+                        title=v.title,
+                        text=v.body,
+                        media=v.media,
+                    )
+                )
             else:
                 log.info("post already on the platform; not publishing again", key=inp.idempotency_key)
         except PlatformTimeout as exc:
@@ -128,9 +146,11 @@ class ContentActivities:
             row = session.exec(
                 select(ContentPublication).where(ContentPublication.idempotency_key == inp.idempotency_key)
             ).first() or ContentPublication(
-                content_id=inp.content_id, platform=v.platform.value, account=v.account,
+                content_id=inp.content_id,
+                platform=v.platform.value,
+                account=v.account,
                 idempotency_key=inp.idempotency_key,
-            )  # fmt: skip
+            )
             row.external_id, row.url, row.published_at = ref.external_id, ref.url, inp.at
             session.add(row)
             session.commit()
@@ -174,15 +194,23 @@ class ContentActivities:
         with self.db.session() as session:
             exists = session.exec(
                 select(ContentMetric).where(
-                    ContentMetric.content_id == inp.content_id, ContentMetric.platform == pub.platform.value,
-                    ContentMetric.account == pub.account, ContentMetric.checkpoint == inp.checkpoint,
-                )  # fmt: skip
+                    ContentMetric.content_id == inp.content_id,
+                    ContentMetric.platform == pub.platform.value,
+                    ContentMetric.account == pub.account,
+                    ContentMetric.checkpoint == inp.checkpoint,
+                )
             ).first()
             if exists is None:
                 session.add(
-                    ContentMetric(content_id=inp.content_id, platform=pub.platform.value, account=pub.account,
-                                  checkpoint=inp.checkpoint, at=inp.at, metrics=snap.model_dump())
-                )  # fmt: skip
+                    ContentMetric(
+                        content_id=inp.content_id,
+                        platform=pub.platform.value,
+                        account=pub.account,
+                        checkpoint=inp.checkpoint,
+                        at=inp.at,
+                        metrics=snap.model_dump(),
+                    )
+                )
                 session.commit()
         return snap
 
@@ -215,7 +243,13 @@ def _record(row: ContentPublication) -> PublicationRecord:
     from domain.content import Platform
 
     return PublicationRecord(
-        platform=Platform(row.platform), account=row.account, idempotency_key=row.idempotency_key,
-        external_id=row.external_id, url=row.url, published_at=row.published_at, confirmed=row.confirmed,
-        confirmation_note=row.confirmation_note, retracted=row.retracted_at is not None,
-    )  # fmt: skip
+        platform=Platform(row.platform),
+        account=row.account,
+        idempotency_key=row.idempotency_key,
+        external_id=row.external_id,
+        url=row.url,
+        published_at=row.published_at,
+        confirmed=row.confirmed,
+        confirmation_note=row.confirmation_note,
+        retracted=row.retracted_at is not None,
+    )

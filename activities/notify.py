@@ -25,14 +25,25 @@ class NotificationActivities:
         with self.db.session() as session:
             session.add(
                 Notification(
-                    recipient_role=inp.recipient_role, recipient_user=inp.recipient_user, kind=inp.kind,
-                    subject=inp.subject, body=inp.body, ref=inp.ref, dedupe_key=inp.dedupe_key,
-                )  # fmt: skip
+                    recipient_role=inp.recipient_role,
+                    recipient_user=inp.recipient_user,
+                    kind=inp.kind,
+                    subject=inp.subject,
+                    body=inp.body,
+                    ref=inp.ref,
+                    dedupe_key=inp.dedupe_key,
+                )
             )
             try:
                 session.commit()
             except IntegrityError:
                 return False  # already sent (activity retry)
-        log.info("notification", kind=inp.kind, role=inp.recipient_role, user=inp.recipient_user,
-                 subject=inp.subject, ref=inp.ref)  # fmt: skip
+        log.info(
+            "notification",
+            kind=inp.kind,
+            role=inp.recipient_role,
+            user=inp.recipient_user,
+            subject=inp.subject,
+            ref=inp.ref,
+        )
         return True

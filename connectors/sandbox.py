@@ -89,7 +89,9 @@ class SandboxPlatform:
         with self._lock, self.engine.begin() as conn:
             row = conn.execute(
                 select(faults.c.id, faults.c.mode, faults.c.remaining)
-                .where(faults.c.platform == platform.value, faults.c.operation == operation, faults.c.remaining > 0)
+                .where(
+                    faults.c.platform == platform.value, faults.c.operation == operation, faults.c.remaining > 0
+                )
                 .order_by(faults.c.id)
                 .limit(1)
             ).first()
@@ -118,11 +120,16 @@ class SandboxPlatform:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(posts).values(
-                    external_id=external_id, platform=req.platform.value, account=req.account,
-                    idempotency_key=req.idempotency_key, title=req.title, text=text,
-                    media=[m.model_dump(mode="json") for m in req.media], status="live",
+                    external_id=external_id,
+                    platform=req.platform.value,
+                    account=req.account,
+                    idempotency_key=req.idempotency_key,
+                    title=req.title,
+                    text=text,
+                    media=[m.model_dump(mode="json") for m in req.media],
+                    status="live",
                     created_at=datetime.now(UTC),
-                )  # fmt: skip
+                )
             )
         if fault == "timeout_after_accept":
             raise PlatformTimeout("sandbox: accepted the post, then timed out before answering")
@@ -169,7 +176,9 @@ class SandboxPlatform:
     def delete(self, platform: Platform, account: str, external_id: str, reason: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(posts).where(posts.c.external_id == external_id).values(status="deleted", deleted_reason=reason)
+                update(posts)
+                .where(posts.c.external_id == external_id)
+                .values(status="deleted", deleted_reason=reason)
             )
 
     def edit(self, platform: Platform, account: str, external_id: str, text: str) -> None:
@@ -182,14 +191,20 @@ class SandboxPlatform:
     @staticmethod
     def _ref(platform: Platform, account: str, external_id: str, key: str) -> PostRef:
         return PostRef(
-            platform=platform, account=account, external_id=external_id, idempotency_key=key,
+            platform=platform,
+            account=account,
+            external_id=external_id,
+            idempotency_key=key,
             url=f"sandbox://{platform.value}/{account}/{external_id}",
-        )  # fmt: skip
+        )
 
     @staticmethod
     def _view(row: object) -> PostView:
         r = row._mapping  # type: ignore[attr-defined]
         return PostView(
-            external_id=r["external_id"], title=r["title"], text=r["text"], status=r["status"],
+            external_id=r["external_id"],
+            title=r["title"],
+            text=r["text"],
+            status=r["status"],
             url=f"sandbox://{r['platform']}/{r['account']}/{r['external_id']}",
-        )  # fmt: skip
+        )

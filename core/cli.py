@@ -213,6 +213,7 @@ def up(
     ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
     var_dir: Annotated[Path | None, typer.Option(help="Data directory (SOCIALOPS_VAR_DIR).")] = None,
     startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for each piece.")] = 120.0,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed demo people, sandbox accounts and content.")] = False,
 ) -> None:
     """Run everything on the embedded defaults: Temporal dev server, SQLite, worker, API."""
     from core import embedded
@@ -221,9 +222,11 @@ def up(
     from domain.roles import Role
 
     settings = _settings(
-        api_port=api_port, temporal_address=f"127.0.0.1:{temporal_port}", temporal_ui_port=ui_port,
+        api_port=api_port,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+        temporal_ui_port=ui_port,
         var_dir=var_dir,
-    )  # fmt: skip
+    )
     if settings.environment is Environment.production:
         _fail(
             "`socialops up` runs the embedded development stack; in production run `socialops worker` "
@@ -232,11 +235,13 @@ def up(
     var = settings.var_dir.resolve()
     (var / "logs").mkdir(parents=True, exist_ok=True)
     try:
-        embedded.check_ports({
-            "Temporal gRPC": ("127.0.0.1", temporal_port, "--temporal-port"),
-            "Temporal Web UI": ("127.0.0.1", ui_port, "--ui-port"),
-            "API": (settings.api_host, api_port, "--api-port"),
-        })  # fmt: skip
+        embedded.check_ports(
+            {
+                "Temporal gRPC": ("127.0.0.1", temporal_port, "--temporal-port"),
+                "Temporal Web UI": ("127.0.0.1", ui_port, "--ui-port"),
+                "API": (settings.api_host, api_port, "--api-port"),
+            }
+        )
     except embedded.EmbeddedError as exc:
         _fail(str(exc))
 
@@ -290,6 +295,8 @@ def up(
             sup,
             "GET /health to answer 200",
         )
+        if stop["signal"] is None and demo:
+            _seed_demo(settings, var)
         if stop["signal"] is None:
             _banner(settings, ui_port, var, admin_token)
         while stop["signal"] is None:
@@ -304,6 +311,23 @@ def up(
         raise typer.Exit(1) from None
     sup.stop_all()
     typer.echo("stopped.")
+
+
+def _seed_demo(settings: Settings, var: Path) -> None:
+    from core import demo
+    from db.engine import Database
+
+    db = Database(settings.effective_database_url)
+    tokens = demo.seed_people_and_accounts(db)
+    db.dispose()
+    if tokens is None:
+        typer.echo("demo data is already present; not seeding again")
+        return
+    typer.echo("seeding demo content through the API (about a minute) …")
+    for line in demo.seed_content(settings.api_base_url, tokens):
+        typer.echo(f"  · {line}")
+    path = demo.write_tokens(var, tokens)
+    typer.echo(f"demo users' API tokens: {path}")
 
 
 def _banner(settings: Settings, ui_port: int, var: Path, admin_token: str | None) -> None:

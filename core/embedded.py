@@ -76,18 +76,29 @@ def check_ports(ports: dict[str, tuple[str, int, str]]) -> None:
 
 def temporal_command(settings: Settings, grpc_port: int, ui_port: int, db_file: Path) -> list[str]:
     return [
-        find_temporal_cli(), "server", "start-dev",
-        "--ip", "127.0.0.1",
-        "--port", str(grpc_port),
-        "--ui-port", str(ui_port),
-        "--db-filename", str(db_file),
-        "--namespace", settings.temporal_namespace,
-        "--sqlite-pragma", "journal_mode=WAL",
-        "--sqlite-pragma", "synchronous=NORMAL",
-        "--dynamic-config-value", f'matching.longPollExpirationInterval="{DEV_LONG_POLL_SECONDS}s"',
-        "--log-level", "warn",
+        find_temporal_cli(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(grpc_port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(db_file),
+        "--namespace",
+        settings.temporal_namespace,
+        "--sqlite-pragma",
+        "journal_mode=WAL",
+        "--sqlite-pragma",
+        "synchronous=NORMAL",
+        "--dynamic-config-value",
+        f'matching.longPollExpirationInterval="{DEV_LONG_POLL_SECONDS}s"',
+        "--log-level",
+        "warn",
         *dev_server_search_attribute_flags(),
-    ]  # fmt: skip
+    ]
 
 
 @dataclass

@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=DEFAULT_VAR_DIR, description="Where embedded data (SQLite files) lives.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means var_dir/socialops.db.")
 
-    sandbox_database_url: str = Field(default="", description="The sandbox platform's own store; empty: var_dir/sandbox.db")
+    sandbox_database_url: str = Field(
+        default="", description="The sandbox platform's own store; empty: var_dir/sandbox.db"
+    )
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
@@ -43,6 +45,10 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
 
     content_review_sla_hours: float = Field(default=4.0, gt=0, description="Per review stage (R-4.1.3)")
+    content_checkpoints_hours: list[float] = Field(
+        default_factory=lambda: [1.0, 24.0, 72.0, 168.0],
+        description="Metric checkpoints after publishing (R-4.1.5)",
+    )
     content_sla_business_hours: bool = Field(default=True, description="Count SLA time in working hours only")
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)

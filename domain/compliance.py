@@ -36,14 +36,37 @@ class Term(BaseModel):
 
 # Shipped defaults; the database copy (table compliance_terms) is what runs and what people edit.
 DEFAULT_TERMS: list[Term] = [
-    *(Term(term=t, category=TermCategory.ad_absolute, note="《广告法》第九条：不得使用“国家级”“最高级”“最佳”等用语")
-      for t in ("最佳", "第一", "国家级", "最高级", "最好", "顶级", "极致", "首选", "全网最低", "100%有效",
-                "史上最", "绝无仅有", "万能")),
-    *(Term(term=t, category=TermCategory.prohibited, note="法律法规禁止内容")
-      for t in ("赌博", "代开发票", "枪支", "毒品", "传销")),
-    *(Term(term=t, category=TermCategory.sensitive, severity=Severity.warning, note="需人工判断语境")
-      for t in ("维权", "投诉", "事故", "召回", "爆炸", "泄露")),
-]  # fmt: skip
+    *(
+        Term(
+            term=t,
+            category=TermCategory.ad_absolute,
+            note="《广告法》第九条：不得使用“国家级”“最高级”“最佳”等用语",
+        )
+        for t in (
+            "最佳",
+            "第一",
+            "国家级",
+            "最高级",
+            "最好",
+            "顶级",
+            "极致",
+            "首选",
+            "全网最低",
+            "100%有效",
+            "史上最",
+            "绝无仅有",
+            "万能",
+        )
+    ),
+    *(
+        Term(term=t, category=TermCategory.prohibited, note="法律法规禁止内容")
+        for t in ("赌博", "代开发票", "枪支", "毒品", "传销")
+    ),
+    *(
+        Term(term=t, category=TermCategory.sensitive, severity=Severity.warning, note="需人工判断语境")
+        for t in ("维权", "投诉", "事故", "召回", "爆炸", "泄露")
+    ),
+]
 
 
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)")
@@ -80,20 +103,48 @@ def privacy_findings(text: str, field: str) -> list[Finding]:
     for m in _RESIDENT_ID.finditer(text):
         if valid_resident_id(m.group(0)):
             id_spans.append(m.span())
-            found.append(Finding(code="privacy_resident_id", severity=Severity.blocking,
-                                 message="包含居民身份证号码", field=field, match=mask(m.group(0))))  # fmt: skip
+            found.append(
+                Finding(
+                    code="privacy_resident_id",
+                    severity=Severity.blocking,
+                    message="包含居民身份证号码",
+                    field=field,
+                    match=mask(m.group(0)),
+                )
+            )
     for m in _MOBILE.finditer(text):
-        found.append(Finding(code="privacy_mobile", severity=Severity.blocking,
-                             message="包含手机号码", field=field, match=mask(m.group(0))))  # fmt: skip
+        found.append(
+            Finding(
+                code="privacy_mobile",
+                severity=Severity.blocking,
+                message="包含手机号码",
+                field=field,
+                match=mask(m.group(0)),
+            )
+        )
     for m in _EMAIL.finditer(text):
-        found.append(Finding(code="privacy_email", severity=Severity.warning,
-                             message="包含电子邮箱地址（官方邮箱可忽略）", field=field, match=m.group(0)))  # fmt: skip
+        found.append(
+            Finding(
+                code="privacy_email",
+                severity=Severity.warning,
+                message="包含电子邮箱地址（官方邮箱可忽略）",
+                field=field,
+                match=m.group(0),
+            )
+        )
     for m in _BANK_CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
         overlaps_id = any(s <= m.start() < e for s, e in id_spans)
         if 16 <= len(digits) <= 19 and luhn_ok(digits) and not overlaps_id:
-            found.append(Finding(code="privacy_bank_card", severity=Severity.blocking,
-                                 message="包含银行卡号", field=field, match=mask(digits)))  # fmt: skip
+            found.append(
+                Finding(
+                    code="privacy_bank_card",
+                    severity=Severity.blocking,
+                    message="包含银行卡号",
+                    field=field,
+                    match=mask(digits),
+                )
+            )
     return found
 
 
@@ -115,10 +166,15 @@ class ComplianceScanner:
                 continue
             seen.add((term.term, field))
             findings.append(
-                Finding(code=f"term_{term.category.value}", severity=term.severity,
-                        message=f"{CATEGORY_LABELS[term.category]}：“{term.term}”" + (f"（{term.note}）" if term.note else ""),
-                        field=field, match=term.term)
-            )  # fmt: skip
+                Finding(
+                    code=f"term_{term.category.value}",
+                    severity=term.severity,
+                    message=f"{CATEGORY_LABELS[term.category]}：“{term.term}”"
+                    + (f"（{term.note}）" if term.note else ""),
+                    field=field,
+                    match=term.term,
+                )
+            )
         return findings + privacy_findings(text, field)
 
     def scan(self, version: VersionContent) -> list[Finding]:
@@ -128,6 +184,12 @@ class ComplianceScanner:
             findings += self.scan_text(variant.body or "", f"variants.{platform.value}.body")
         for i, m in enumerate(version.media):
             if not m.licence.strip() or not m.source.strip():
-                findings.append(Finding(code="media_rights_missing", severity=Severity.blocking,
-                                        message=f"素材 {m.uri} 未记录授权/来源", field=f"media.{i}"))  # fmt: skip
+                findings.append(
+                    Finding(
+                        code="media_rights_missing",
+                        severity=Severity.blocking,
+                        message=f"素材 {m.uri} 未记录授权/来源",
+                        field=f"media.{i}",
+                    )
+                )
         return findings

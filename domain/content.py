@@ -71,12 +71,8 @@ REVIEW_STAGES: tuple[Stage, ...] = (
     Stage.review_final,
 )
 EXPEDITED_STAGES: tuple[Stage, ...] = (Stage.review_compliance, Stage.review_final)
-TERMINAL_STAGES = frozenset(
-    {Stage.completed, Stage.rejected, Stage.cancelled, Stage.retracted, Stage.failed}
-)
-EDITABLE_STAGES = frozenset(
-    {Stage.draft, Stage.revision, Stage.compliance_blocked, *REVIEW_STAGES, Stage.expired}
-)
+TERMINAL_STAGES = frozenset({Stage.completed, Stage.rejected, Stage.cancelled, Stage.retracted, Stage.failed})
+EDITABLE_STAGES = frozenset({Stage.draft, Stage.revision, Stage.compliance_blocked, *REVIEW_STAGES, Stage.expired})
 
 # Who may decide at each stage.
 STAGE_ROLES: dict[Stage, frozenset[Role]] = {
@@ -356,9 +352,15 @@ def effect_summary(totals: MetricsSnapshot, kpi: KpiTargets) -> EffectSummary:
         actual = int(getattr(totals, metric))
         ratio = round(actual / target, 3) if target else 1.0
         results.append(
-            KpiResult(metric=metric, target=target, actual=actual, delta=actual - target, ratio=ratio,
-                      met=actual >= target)
-        )  # fmt: skip
+            KpiResult(
+                metric=metric,
+                target=target,
+                actual=actual,
+                delta=actual - target,
+                ratio=ratio,
+                met=actual >= target,
+            )
+        )
     return EffectSummary(
         totals=totals,
         results=results,

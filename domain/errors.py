@@ -13,4 +13,6 @@ _KIND_BY_FIELD = {"stage": CONFLICT, "role": FORBIDDEN, "actor": FORBIDDEN}
 
 def reject(field: str, message: str) -> ApplicationError:
     """``raise reject("version_hash", "…")``: the caller learns which field and why."""
-    return ApplicationError(f"{field}: {message}", field, type=_KIND_BY_FIELD.get(field, INVALID), non_retryable=True)
+    return ApplicationError(
+        f"{field}: {message}", field, type=_KIND_BY_FIELD.get(field, INVALID), non_retryable=True
+    )

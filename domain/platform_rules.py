@@ -45,7 +45,8 @@ class PlatformRules:
 
 RULES: dict[Platform, PlatformRules] = {
     Platform.weibo: PlatformRules(
-        Platform.weibo, "微博",
+        Platform.weibo,
+        "微博",
         max_text_chars=Rule(140, "doc: statuses/share `status` ≤140 汉字 (open.weibo.com/wiki/2/statuses/share)"),
         max_title_chars=Rule(None, "doc: a status has no title"),
         title_required=Rule(False, "doc: a status has no title"),
@@ -56,9 +57,10 @@ RULES: dict[Platform, PlatformRules] = {
         max_image_mb=Rule(5, "doc: pic JPEG/GIF/PNG <5 MB"),
         topic_syntax=Rule("#{t}#", "doc: Weibo topics are written #话题#"),
         formats=Rule("image_text,text,short_video,comic,live", "assumed"),
-    ),  # fmt: skip
+    ),
     Platform.wechat_oa: PlatformRules(
-        Platform.wechat_oa, "微信公众号",
+        Platform.wechat_oa,
+        "微信公众号",
         max_text_chars=Rule(20000, "doc: draft/add article content <20 000 characters and <1 MB"),
         max_title_chars=Rule(64, "source code: wechatpy notes a 64-character title limit (45003)"),
         title_required=Rule(True, "doc: draft/add articles[].title"),
@@ -69,9 +71,10 @@ RULES: dict[Platform, PlatformRules] = {
         max_image_mb=Rule(2, "doc: image ≤2 MB (bmp/png/jpeg/jpg/gif)"),
         topic_syntax=Rule("#{t}", "assumed: hashtags are plain text in articles"),
         formats=Rule("article,image_text,text,comic", "doc: article_type news | newspic"),
-    ),  # fmt: skip
+    ),
     Platform.douyin: PlatformRules(
-        Platform.douyin, "抖音",
+        Platform.douyin,
+        "抖音",
         max_text_chars=Rule(1000, "assumed: the text length limit is unconfirmed (reference §open questions)"),
         max_title_chars=Rule(55, "assumed: title shown with the video"),
         title_required=Rule(False, "doc: create_video `text` is the title, optional"),
@@ -82,9 +85,10 @@ RULES: dict[Platform, PlatformRules] = {
         max_image_mb=Rule(None, "not documented in the reference"),
         topic_syntax=Rule("#{t}", "doc: text may include #话题 and @昵称"),
         formats=Rule("short_video,live,image_text", "doc: video.create"),
-    ),  # fmt: skip
+    ),
     Platform.kuaishou: PlatformRules(
-        Platform.kuaishou, "快手",
+        Platform.kuaishou,
+        "快手",
         max_text_chars=Rule(500, "assumed: caption length not documented"),
         max_title_chars=Rule(None, "doc: photo/publish has only `caption`"),
         title_required=Rule(False, "doc: photo/publish has only `caption`"),
@@ -95,9 +99,10 @@ RULES: dict[Platform, PlatformRules] = {
         max_image_mb=Rule(None, "not documented in the reference"),
         topic_syntax=Rule("#{t}", "assumed"),
         formats=Rule("short_video,live", "doc: photo/publish is a video upload"),
-    ),  # fmt: skip
+    ),
     Platform.website: PlatformRules(
-        Platform.website, "官网",
+        Platform.website,
+        "官网",
         max_text_chars=Rule(None, "doc: WordPress REST has no content limit"),
         max_title_chars=Rule(200, "assumed: house style for page titles"),
         title_required=Rule(True, "doc: POST /posts title"),
@@ -108,7 +113,7 @@ RULES: dict[Platform, PlatformRules] = {
         max_image_mb=Rule(None, "no limit"),
         topic_syntax=Rule("{t}", "doc: tags[] are separate; rendered as plain words"),
         formats=Rule("article,image_text,text,short_video,comic,live", "doc"),
-    ),  # fmt: skip
+    ),
 }
 
 

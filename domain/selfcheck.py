@@ -8,7 +8,18 @@ from domain.content import ContentPlan, Finding, Severity, VersionContent
 from domain.platform_rules import adapt
 
 _REPEATED_PUNCT = re.compile(r"([！？。，、；：!?,.;~～])\1{2,}")
-_PAIRS = {"（": "）", "(": ")", "【": "】", "[": "]", "《": "》", "「": "」", "『": "』", "“": "”", "‘": "’", "{": "}"}
+_PAIRS = {
+    "（": "）",
+    "(": ")",
+    "【": "】",
+    "[": "]",
+    "《": "》",
+    "「": "」",
+    "『": "』",
+    "“": "”",
+    "‘": "’",
+    "{": "}",
+}
 _CLOSERS = {v: k for k, v in _PAIRS.items()}
 
 
@@ -40,19 +51,28 @@ def self_check(version: VersionContent, plan: ContentPlan) -> list[Finding]:
     for field, text in (("title", version.title), ("body", version.body)):
         for m in _REPEATED_PUNCT.finditer(text):
             findings.append(
-                Finding(code="repeated_punctuation", severity=Severity.warning,
-                        message=f"重复标点“{m.group(0)}”", field=field, match=m.group(0))
-            )  # fmt: skip
+                Finding(
+                    code="repeated_punctuation",
+                    severity=Severity.warning,
+                    message=f"重复标点“{m.group(0)}”",
+                    field=field,
+                    match=m.group(0),
+                )
+            )
         for problem in bracket_problems(text):
             findings.append(
                 Finding(code="unbalanced_brackets", severity=Severity.warning, message=problem, field=field)
             )
-    for i, m in enumerate(version.media):
-        if not m.licence.strip() or not m.source.strip():
+    for i, media in enumerate(version.media):
+        if not media.licence.strip() or not media.source.strip():
             findings.append(
-                Finding(code="media_unlicensed", severity=Severity.blocking,
-                        message=f"素材 {m.uri} 缺少版权/来源记录", field=f"media.{i}")
-            )  # fmt: skip
+                Finding(
+                    code="media_unlicensed",
+                    severity=Severity.blocking,
+                    message=f"素材 {media.uri} 缺少版权/来源记录",
+                    field=f"media.{i}",
+                )
+            )
     seen_codes: set[tuple[str, str]] = set()
     for target in plan.targets:
         for finding in adapt(version, target, plan.format).errors:

@@ -53,7 +53,9 @@ class People:
 def seed_accounts(db: Database) -> None:
     with db.session() as s:
         for platform, handle in ACCOUNTS:
-            s.add(PlatformAccount(platform=platform.value, handle=handle, display_name=handle, connector="sandbox"))
+            s.add(
+                PlatformAccount(platform=platform.value, handle=handle, display_name=handle, connector="sandbox")
+            )
         s.commit()
 
 
@@ -82,10 +84,11 @@ def version(body: str = "新品上线，欢迎体验（详情见官网）", **kw
     data: dict[str, Any] = {
         "title": "秋季新品发布",
         "body": body,
-        "media": [MediaRef(kind="image", uri="s3://assets/cover.jpg", licence="自有版权", source="设计部",
-                           is_cover=True)],
+        "media": [
+            MediaRef(kind="image", uri="s3://assets/cover.jpg", licence="自有版权", source="设计部", is_cover=True)
+        ],
         "topics": ["秋季新品"],
-    }  # fmt: skip
+    }
     data.update(kw)
     return VersionContent(**data)
 
@@ -108,11 +111,16 @@ def plan(publish_at: datetime, **kw: Any) -> ContentPlan:
 def insert_item(db: Database, owner: Actor, p: ContentPlan, v: VersionContent, **kw: Any) -> int:
     with db.session() as s:
         item = ContentItem(
-            owner_id=owner.user_id, owner_name=owner.name, goal=p.goal.value, format=p.format.value,
+            owner_id=owner.user_id,
+            owner_name=owner.name,
+            goal=p.goal.value,
+            format=p.format.value,
             targets=[t.model_dump(mode="json") for t in p.targets],
             platforms="," + ",".join(sorted({t.platform.value for t in p.targets})) + ",",
-            publish_at=p.publish_at, title=v.title, **kw,
-        )  # fmt: skip
+            publish_at=p.publish_at,
+            title=v.title,
+            **kw,
+        )
         s.add(item)
         s.commit()
         assert item.id is not None
@@ -133,7 +141,9 @@ async def start_content(
 ) -> WorkflowHandle[ContentWorkflow, Any]:
     content_id = insert_item(db, owner, p, v)
     kw.setdefault("sla", ReviewSla(hours=4, business_hours=False))
-    inp = ContentWorkflowInput(content_id=content_id, owner=owner.name, owner_id=owner.user_id, plan=p, version=v, **kw)
+    inp = ContentWorkflowInput(
+        content_id=content_id, owner=owner.name, owner_id=owner.user_id, plan=p, version=v, **kw
+    )
     return await client.start_workflow(
         ContentWorkflow.run, inp, id=f"content-{content_id}", task_queue=worker.task_queue
     )

@@ -46,11 +46,26 @@ class Api:
 
 def new_item(publish_at: datetime, **kw: Any) -> dict[str, Any]:
     body = {
-        "goal": "launch", "format": "image_text", "title": "秋季新品发布", "body": "新品首发价 299 元，欢迎体验（详见官网）",
-        "media": [{"kind": "image", "uri": "s3://a/cover.jpg", "licence": "自有版权", "source": "设计部", "is_cover": True}],
-        "targets": [{"platform": "weibo", "account": "brand_weibo"}, {"platform": "wechat_oa", "account": "brand_wechat"}],
-        "publish_at": publish_at.isoformat(), "kpi": {"views": 1000},
-    }  # fmt: skip
+        "goal": "launch",
+        "format": "image_text",
+        "title": "秋季新品发布",
+        "body": "新品首发价 299 元，欢迎体验（详见官网）",
+        "media": [
+            {
+                "kind": "image",
+                "uri": "s3://a/cover.jpg",
+                "licence": "自有版权",
+                "source": "设计部",
+                "is_cover": True,
+            }
+        ],
+        "targets": [
+            {"platform": "weibo", "account": "brand_weibo"},
+            {"platform": "wechat_oa", "account": "brand_wechat"},
+        ],
+        "publish_at": publish_at.isoformat(),
+        "kpi": {"views": 1000},
+    }
     body.update(kw)
     return body
 
@@ -71,14 +86,23 @@ async def api(time_skipping: WorkflowEnvironment, database: Database, tmp_path: 
 
 
 async def approve_all(api: Api, cid: int) -> None:
-    reviewers = {"review_compliance": "rc", "review_brand": "brand", "review_accuracy": "biz", "review_final": "ops"}
+    reviewers = {
+        "review_compliance": "rc",
+        "review_brand": "brand",
+        "review_accuracy": "biz",
+        "review_final": "ops",
+    }
     while True:
         detail = await api.wait_stage(cid, *reviewers, "scheduled")
         stage = detail["state"]["stage"]
         if stage == "scheduled":
             return
-        r = await api.call(reviewers[stage], "POST", f"/content/{cid}/reviews",
-                           json={"stage": stage, "version_hash": detail["version_hash"], "decision": "approve"})  # fmt: skip
+        r = await api.call(
+            reviewers[stage],
+            "POST",
+            f"/content/{cid}/reviews",
+            json={"stage": stage, "version_hash": detail["version_hash"], "decision": "approve"},
+        )
         assert r.status_code == 200, r.text
 
 
@@ -124,25 +148,37 @@ async def test_review_through_the_api(api: Api, time_skipping: WorkflowEnvironme
     assert (await api.client.get(feed)).status_code == 200
     assert (await api.client.get(feed[:-4] + "abcd")).status_code == 401
 
-    listed = (await api.call("brand", "GET", "/content", params={"platform": "weibo", "stage": "scheduled"})).json()
+    listed = (
+        await api.call("brand", "GET", "/content", params={"platform": "weibo", "stage": "scheduled"})
+    ).json()
     assert [i["id"] for i in listed] == [cid]
     assert (await api.call("brand", "GET", "/content", params={"platform": "douyin"})).json() == []
 
 
 async def test_self_check_and_correction_flow(api: Api, time_skipping: WorkflowEnvironment) -> None:
     now = await time_skipping.get_current_time()
-    r = await api.call("creator", "POST", "/content", json=new_item(now + timedelta(hours=2), body="太棒了！！！" + "好" * 200))
+    r = await api.call(
+        "creator", "POST", "/content", json=new_item(now + timedelta(hours=2), body="太棒了！！！" + "好" * 200)
+    )
     cid = r.json()["id"]
     await api.wait_stage(cid, "draft")
     r = await api.call("creator", "POST", f"/content/{cid}/submit", json={})
     assert r.status_code == 422 and r.json()["error"] == "self_check_failed"
     assert any(f["code"] == "text_too_long" for f in r.json()["findings"])
 
-    r = await api.call("creator", "POST", f"/content/{cid}/versions", json={"title": "秋季新品", "body": "新品首发价 299 元",
-        "media": new_item(now)["media"], "note": "缩短"})  # fmt: skip
+    r = await api.call(
+        "creator",
+        "POST",
+        f"/content/{cid}/versions",
+        json={"title": "秋季新品", "body": "新品首发价 299 元", "media": new_item(now)["media"], "note": "缩短"},
+    )
     assert r.status_code == 201 and r.json()["number"] == 2
-    r = await api.call("creator", "POST", f"/content/{cid}/corrections", json={"body": "x", "reason": "y",
-                       "publish_at": (now + timedelta(days=1)).isoformat()})  # fmt: skip
+    r = await api.call(
+        "creator",
+        "POST",
+        f"/content/{cid}/corrections",
+        json={"body": "x", "reason": "y", "publish_at": (now + timedelta(days=1)).isoformat()},
+    )
     assert r.status_code == 409  # nothing published yet to correct
     assert (await api.call("creator", "POST", f"/content/{cid}/submit", json={})).status_code == 200
     await approve_all(api, cid)
@@ -150,9 +186,18 @@ async def test_self_check_and_correction_flow(api: Api, time_skipping: WorkflowE
     await api.wait_stage(cid, "tracking")
 
     later = datetime.now(UTC) + timedelta(days=2)
-    r = await api.call("creator", "POST", f"/content/{cid}/corrections",
-                       json={"title": "更正", "body": "更正：首发价为 399 元", "reason": "价格写错", "publish_at": later.isoformat(),
-                             "media": new_item(now)["media"]})  # fmt: skip
+    r = await api.call(
+        "creator",
+        "POST",
+        f"/content/{cid}/corrections",
+        json={
+            "title": "更正",
+            "body": "更正：首发价为 399 元",
+            "reason": "价格写错",
+            "publish_at": later.isoformat(),
+            "media": new_item(now)["media"],
+        },
+    )
     assert r.status_code == 201, r.text
     fix = r.json()
     assert fix["corrects_id"] == cid and fix["expedited"]
@@ -192,16 +237,40 @@ BAD_INPUTS: list[tuple[str, str, str, Any, str]] = [
     ("creator", "POST", "/content", new_item(datetime.now(UTC) - timedelta(days=1)), "publish_at"),
     ("creator", "POST", "/content", new_item(datetime(2030, 1, 1)), "publish_at"),  # no timezone
     ("creator", "POST", "/content", {**new_item(datetime.now(UTC) + timedelta(days=1)), "targets": []}, "targets"),
-    ("creator", "POST", "/content", {**new_item(datetime.now(UTC) + timedelta(days=1)),
-                                     "targets": [{"platform": "weibo", "account": "nobody"}]}, "targets.0.account"),
+    (
+        "creator",
+        "POST",
+        "/content",
+        {
+            **new_item(datetime.now(UTC) + timedelta(days=1)),
+            "targets": [{"platform": "weibo", "account": "nobody"}],
+        },
+        "targets.0.account",
+    ),
     ("creator", "POST", "/content", {**new_item(datetime.now(UTC) + timedelta(days=1)), "body": ""}, "body"),
-    ("creator", "POST", "/content", {**new_item(datetime.now(UTC) + timedelta(days=1)),
-                                     "media": [{"kind": "hologram", "uri": "x"}]}, "media.0.kind"),
+    (
+        "creator",
+        "POST",
+        "/content",
+        {**new_item(datetime.now(UTC) + timedelta(days=1)), "media": [{"kind": "hologram", "uri": "x"}]},
+        "media.0.kind",
+    ),
     ("creator", "POST", "/content/{cid}/versions", {"body": ""}, "body"),
     ("creator", "POST", "/content/{cid}/submit", {"version_hash": "short"}, "version_hash"),
-    ("rc", "POST", "/content/{cid}/reviews", {"stage": "review_compliance", "version_hash": "0" * 64,
-                                              "decision": "maybe"}, "decision"),
-    ("rc", "POST", "/content/{cid}/reviews", {"stage": "lunch", "version_hash": "0" * 64, "decision": "approve"}, "stage"),
+    (
+        "rc",
+        "POST",
+        "/content/{cid}/reviews",
+        {"stage": "review_compliance", "version_hash": "0" * 64, "decision": "maybe"},
+        "decision",
+    ),
+    (
+        "rc",
+        "POST",
+        "/content/{cid}/reviews",
+        {"stage": "lunch", "version_hash": "0" * 64, "decision": "approve"},
+        "stage",
+    ),
     ("rc", "POST", "/content/{cid}/compliance-override", {"version_hash": "0" * 64, "reason": ""}, "reason"),
     ("creator", "POST", "/content/{cid}/reschedule", {"publish_at": "tomorrow"}, "publish_at"),
     ("creator", "POST", "/content/{cid}/reschedule", {"publish_at": "2020-01-01T00:00:00+08:00"}, "publish_at"),

@@ -70,17 +70,27 @@ async def wait_stage(h: WorkflowHandle[Any, Any], *stages: Stage, timeout: float
     pytest.fail(f"stage stayed {await stage_of(h)}, expected {stages}")
 
 
-async def decide(h: WorkflowHandle[Any, Any], actor: Actor, decision: Decision = Decision.approve,
-                 notes: str = "", **kw: Any) -> Any:  # fmt: skip
+async def decide(
+    h: WorkflowHandle[Any, Any], actor: Actor, decision: Decision = Decision.approve, notes: str = "", **kw: Any
+) -> Any:
     st = await h.query(ContentWorkflow.current)
-    req = ReviewRequest(actor=actor, stage=kw.get("stage", st.stage), version_hash=kw.get("version_hash", st.version_hash),
-                        decision=decision, notes=notes)  # fmt: skip
+    req = ReviewRequest(
+        actor=actor,
+        stage=kw.get("stage", st.stage),
+        version_hash=kw.get("version_hash", st.version_hash),
+        decision=decision,
+        notes=notes,
+    )
     return await h.execute_update(ContentWorkflow.review, req)
 
 
 async def approve_all(h: WorkflowHandle[Any, Any], p: People) -> None:
-    reviewers = {Stage.review_compliance: p.rc, Stage.review_brand: p.brand, Stage.review_accuracy: p.biz,
-                 Stage.review_final: p.ops}  # fmt: skip
+    reviewers = {
+        Stage.review_compliance: p.rc,
+        Stage.review_brand: p.brand,
+        Stage.review_accuracy: p.biz,
+        Stage.review_final: p.ops,
+    }
     while True:
         await wait_stage(h, *reviewers, Stage.scheduled, Stage.compliance_blocked)
         stage = await stage_of(h)
@@ -95,14 +105,23 @@ async def test_happy_path_to_published_and_tracked(
     env, db = time_skipping, sqlite_database
     now = await env.get_current_time()
     async with content_worker(env.client, db, sandbox) as w:
-        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(hours=6)),
-                                version(body="新品上线，首发价 299 元（详情见官网）"), checkpoints=CHECKPOINTS)  # fmt: skip
+        h = await start_content(
+            env.client,
+            w,
+            db,
+            people.creator,
+            plan(now + timedelta(hours=6)),
+            version(body="新品上线，首发价 299 元（详情见官网）"),
+            checkpoints=CHECKPOINTS,
+        )
         await wait_stage(h, Stage.draft)
         result = await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
         assert result.submitted, result.findings
         seen: list[Stage] = []
         for reviewer in (people.rc, people.brand, people.biz, people.ops):  # a price → accuracy review
-            await wait_stage(h, Stage.review_compliance, Stage.review_brand, Stage.review_accuracy, Stage.review_final)
+            await wait_stage(
+                h, Stage.review_compliance, Stage.review_brand, Stage.review_accuracy, Stage.review_final
+            )
             seen.append(await stage_of(h))
             await decide(h, reviewer)
         assert seen == [Stage.review_compliance, Stage.review_brand, Stage.review_accuracy, Stage.review_final]
@@ -150,7 +169,8 @@ async def test_request_changes_then_revision_restarts_at_compliance(
         st = await h.query(ContentWorkflow.current)
         assert st.revision_notes == "语气太硬，改得亲切些"
         rec = await h.execute_update(
-            ContentWorkflow.revise, ReviseRequest(actor=people.creator, content=version(body="新品来啦，欢迎来体验～"))
+            ContentWorkflow.revise,
+            ReviseRequest(actor=people.creator, content=version(body="新品来啦，欢迎来体验～")),
         )
         assert rec.number == 2
         await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator, version_hash=rec.hash))
@@ -180,7 +200,9 @@ async def test_outdated_version_and_self_approval_are_rejected(
         with pytest.raises(WorkflowUpdateFailedError) as err:
             await decide(h, people.brand)
         assert "role" in str(err.value.cause)
-        rec = await h.execute_update(ContentWorkflow.revise, ReviseRequest(actor=people.creator, content=version(body="改过的正文")))
+        rec = await h.execute_update(
+            ContentWorkflow.revise, ReviseRequest(actor=people.creator, content=version(body="改过的正文"))
+        )
         assert rec.hash != old
         await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
         await wait_stage(h, Stage.review_compliance)
@@ -199,8 +221,14 @@ async def test_compliance_block_and_override(
     env, db = time_skipping, sqlite_database
     now = await env.get_current_time()
     async with content_worker(env.client, db, sandbox) as w:
-        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(days=2)),
-                                version(body="行业最佳的秋季新品，咨询 13812345678"))  # fmt: skip
+        h = await start_content(
+            env.client,
+            w,
+            db,
+            people.creator,
+            plan(now + timedelta(days=2)),
+            version(body="行业最佳的秋季新品，咨询 13812345678"),
+        )
         await wait_stage(h, Stage.draft)
         await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
         await wait_stage(h, Stage.compliance_blocked)
@@ -208,14 +236,20 @@ async def test_compliance_block_and_override(
         codes = {f.code for f in st.findings}
         assert {"term_ad_absolute", "privacy_mobile"} <= codes
         with pytest.raises(WorkflowUpdateFailedError):  # only risk_compliance overrides
-            await h.execute_update(ContentWorkflow.override_compliance,
-                                   OverrideRequest(actor=people.ops, version_hash=st.version_hash, reason="x"))  # fmt: skip
+            await h.execute_update(
+                ContentWorkflow.override_compliance,
+                OverrideRequest(actor=people.ops, version_hash=st.version_hash, reason="x"),
+            )
         with pytest.raises(WorkflowUpdateFailedError):  # reviewers are not reviewers of their own items
-            await h.execute_update(ContentWorkflow.override_compliance,
-                                   OverrideRequest(actor=people.creator, version_hash=st.version_hash, reason="x"))  # fmt: skip
+            await h.execute_update(
+                ContentWorkflow.override_compliance,
+                OverrideRequest(actor=people.creator, version_hash=st.version_hash, reason="x"),
+            )
         await h.execute_update(
             ContentWorkflow.override_compliance,
-            OverrideRequest(actor=people.rc, version_hash=st.version_hash, reason="“最佳”为第三方评测原话，已取得授权"),
+            OverrideRequest(
+                actor=people.rc, version_hash=st.version_hash, reason="“最佳”为第三方评测原话，已取得授权"
+            ),
         )
         await wait_stage(h, Stage.review_compliance)
         st = await h.query(ContentWorkflow.current)
@@ -228,8 +262,14 @@ async def test_self_check_blocks_submission(
     env, db = time_skipping, sqlite_database
     now = await env.get_current_time()
     async with content_worker(env.client, db, sandbox) as w:
-        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(days=2)),
-                                version(body="好消息！！！" + "长" * 200 + "（未闭合"))  # fmt: skip
+        h = await start_content(
+            env.client,
+            w,
+            db,
+            people.creator,
+            plan(now + timedelta(days=2)),
+            version(body="好消息！！！" + "长" * 200 + "（未闭合"),
+        )
         await wait_stage(h, Stage.draft)
         result = await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
         assert not result.submitted
@@ -286,8 +326,9 @@ async def test_unapproved_at_publish_time_expires_and_can_be_rescheduled(
             await decide(h, people.rc, stage=Stage.review_compliance)
         assert "expired" in str(err.value.cause)
         now = await env.get_current_time()
-        await h.execute_update(ContentWorkflow.reschedule,
-                               RescheduleRequest(actor=people.creator, publish_at=now + timedelta(days=1)))  # fmt: skip
+        await h.execute_update(
+            ContentWorkflow.reschedule, RescheduleRequest(actor=people.creator, publish_at=now + timedelta(days=1))
+        )
         await wait_stage(h, Stage.review_compliance)  # back where it was
         await approve_all(h, people)
         await wait_stage(h, Stage.scheduled)
@@ -305,8 +346,9 @@ async def test_reschedule_and_cancel_while_waiting(
         await approve_all(h, people)
         await wait_stage(h, Stage.scheduled)
         now = await env.get_current_time()
-        await h.execute_update(ContentWorkflow.reschedule,
-                               RescheduleRequest(actor=people.ops, publish_at=now + timedelta(hours=10)))  # fmt: skip
+        await h.execute_update(
+            ContentWorkflow.reschedule, RescheduleRequest(actor=people.ops, publish_at=now + timedelta(hours=10))
+        )
         await env.sleep(timedelta(hours=4))
         assert await stage_of(h) == Stage.scheduled and sandbox.all_posts() == []  # the old time passed quietly
         await h.execute_update(ContentWorkflow.cancel, ReasonRequest(actor=people.creator, reason="活动取消"))
@@ -360,8 +402,9 @@ async def test_timeout_after_accept_publishes_exactly_once(
     sandbox.inject_fault(Platform.weibo, "publish", "timeout_after_accept")
     now = await env.get_current_time()
     async with content_worker(env.client, db, sandbox) as w:
-        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(hours=2)), version(),
-                                checkpoints=CHECKPOINTS)  # fmt: skip
+        h = await start_content(
+            env.client, w, db, people.creator, plan(now + timedelta(hours=2)), version(), checkpoints=CHECKPOINTS
+        )
         await wait_stage(h, Stage.draft)
         await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
         await approve_all(h, people)
@@ -409,7 +452,9 @@ async def test_retraction_removes_posts_with_reason(
         await wait_stage(h, Stage.tracking)
         with pytest.raises(WorkflowUpdateFailedError):
             await h.execute_update(ContentWorkflow.retract, ReasonRequest(actor=people.rc, reason=""))
-        await h.execute_update(ContentWorkflow.retract, ReasonRequest(actor=people.rc, reason="数据有误，撤回更正"))
+        await h.execute_update(
+            ContentWorkflow.retract, ReasonRequest(actor=people.rc, reason="数据有误，撤回更正")
+        )
         await wait_stage(h, Stage.retracted)
     assert {p.status for p in sandbox.all_posts()} == {"deleted"}
     with db.session() as s:

@@ -51,8 +51,12 @@ def _env(tmp_path: Path) -> dict[str, str]:
 def _start(tmp_path: Path, api: int, grpc: int, ui: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [SOCIALOPS, "up", "--api-port", str(api), "--temporal-port", str(grpc), "--ui-port", str(ui)],
-        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> httpx.Response:

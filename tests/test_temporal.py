@@ -17,6 +17,7 @@ from core.logging import configure_logging
 from core.registry import Dependencies
 from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES, connect, ensure_search_attributes
+from db import migrate
 from db.engine import Database
 from domain.system import SystemCheckInput
 from tests.conftest import DevServer, free_port, temporal_cli, test_settings
@@ -33,13 +34,15 @@ async def test_system_check_runs_through_the_registry(
         with concurrent.futures.ThreadPoolExecutor(4) as ex:
             async with build_worker(time_skipping.client, tq, Dependencies(db=sqlite_database), ex):
                 result = await time_skipping.client.execute_workflow(
-                    SystemCheckWorkflow.run, SystemCheckInput(requested_by="test"), id="system-check-t1",
+                    SystemCheckWorkflow.run,
+                    SystemCheckInput(requested_by="test"),
+                    id="system-check-t1",
                     task_queue=tq,
-                )  # fmt: skip
+                )
     finally:
         configure_logging("INFO", json=False)
     assert result.database.ok and result.database.dialect == "sqlite"
-    assert result.database.migration == "0001_foundation"
+    assert result.database.migration == migrate.head_revision(sqlite_database.engine)
     # Workflow log lines carry the workflow id (Temporal's `extra`, rendered by our processors).
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     wf = [e for e in lines if "system check requested" in e.get("event", "")]
@@ -108,8 +111,9 @@ async def test_search_attributes_registered_and_idempotent(dev_server: DevServer
 async def test_ensure_search_attributes_adds_missing(tmp_path: object) -> None:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
-        port=free_port(), ui=False,
-    )  # fmt: skip
+        port=free_port(),
+        ui=False,
+    )
     try:
         added = await ensure_search_attributes(env.client, "default")
         assert added == sorted(k.name for k in SEARCH_ATTRIBUTES)

@@ -10,8 +10,9 @@ If the publish time arrives unapproved the item is ``expired``: never published 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -36,7 +37,6 @@ with workflow.unsafe.imports_passed_through():
         EXPEDITED_STAGES,
         REVIEW_STAGES,
         STAGE_ROLES,
-        TERMINAL_STAGES,
         Actor,
         AdaptedVariant,
         ContentState,
@@ -74,9 +74,17 @@ PUBLISH_RETRY = RetryPolicy(
 )
 EDITORS = frozenset({Role.ops_head})  # besides the owner
 STOPPABLE = frozenset(
-    {Stage.draft, Stage.revision, Stage.compliance_blocked, *REVIEW_STAGES, Stage.expired, Stage.scheduled,
-     Stage.held, Stage.awaiting_release}
-)  # fmt: skip
+    {
+        Stage.draft,
+        Stage.revision,
+        Stage.compliance_blocked,
+        *REVIEW_STAGES,
+        Stage.expired,
+        Stage.scheduled,
+        Stage.held,
+        Stage.awaiting_release,
+    }
+)
 RETRACTORS = frozenset({Role.ops_head, Role.risk_compliance, Role.leadership})
 RETRACT_WINDOW = timedelta(days=30)
 
@@ -93,9 +101,14 @@ class ContentWorkflow:
         self.version = inp.version
         stages = list(EXPEDITED_STAGES if inp.expedited else REVIEW_STAGES)
         self.state = ContentState(
-            content_id=inp.content_id, stage=Stage.draft, version=1, version_hash=content_hash(inp.version),
-            publish_at=inp.plan.publish_at, expedited=inp.expedited, review_stages=stages,
-        )  # fmt: skip
+            content_id=inp.content_id,
+            stage=Stage.draft,
+            version=1,
+            version_hash=content_hash(inp.version),
+            publish_at=inp.plan.publish_at,
+            expedited=inp.expedited,
+            review_stages=stages,
+        )
         self.submitted = False
         self.cancelled = False
         self.epoch = 0  # bumps on every new version: running waits restart
@@ -124,12 +137,20 @@ class ContentWorkflow:
             digest = content_hash(req.content)
             await workflow.execute_activity_method(
                 ContentActivities.save_version,
-                SaveVersionInput(content_id=self.inp.content_id, number=number, hash=digest, content=req.content,
-                                 author=req.actor.name, note=req.note),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-            )  # fmt: skip
-            record = VersionRecord(number=number, hash=digest, author=req.actor.name, created_at=workflow.now(),
-                                   note=req.note)  # fmt: skip
+                SaveVersionInput(
+                    content_id=self.inp.content_id,
+                    number=number,
+                    hash=digest,
+                    content=req.content,
+                    author=req.actor.name,
+                    note=req.note,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
+            record = VersionRecord(
+                number=number, hash=digest, author=req.actor.name, created_at=workflow.now(), note=req.note
+            )
             self.version = req.content
             self.state.version, self.state.version_hash = number, digest
             self.state.versions.append(record)
@@ -173,9 +194,15 @@ class ContentWorkflow:
     @workflow.update
     def review(self, req: ReviewRequest) -> DecisionRecord:
         record = DecisionRecord(
-            stage=req.stage, decision=req.decision, actor=req.actor.name, roles=[r.value for r in req.actor.roles],
-            version=self.state.version, version_hash=req.version_hash, notes=req.notes, at=workflow.now(),
-        )  # fmt: skip
+            stage=req.stage,
+            decision=req.decision,
+            actor=req.actor.name,
+            roles=[r.value for r in req.actor.roles],
+            version=self.state.version,
+            version_hash=req.version_hash,
+            notes=req.notes,
+            at=workflow.now(),
+        )
         self.state.decisions.append(record)
         self.pending = req
         return record
@@ -207,10 +234,15 @@ class ContentWorkflow:
     @workflow.update
     def override_compliance(self, req: OverrideRequest) -> DecisionRecord:
         record = DecisionRecord(
-            stage=Stage.compliance_blocked, decision="override", actor=req.actor.name,
-            roles=[r.value for r in req.actor.roles], version=self.state.version, version_hash=req.version_hash,
-            notes=req.reason, at=workflow.now(),
-        )  # fmt: skip
+            stage=Stage.compliance_blocked,
+            decision="override",
+            actor=req.actor.name,
+            roles=[r.value for r in req.actor.roles],
+            version=self.state.version,
+            version_hash=req.version_hash,
+            notes=req.reason,
+            at=workflow.now(),
+        )
         self.state.decisions.append(record)
         self.state.compliance_override = {
             "by": req.actor.name,
@@ -262,10 +294,17 @@ class ContentWorkflow:
     def confirm_release(self, req: ReasonRequest) -> ContentState:
         self.release_confirmed = True
         self.state.decisions.append(
-            DecisionRecord(stage=Stage.awaiting_release, decision="release", actor=req.actor.name,
-                           roles=[r.value for r in req.actor.roles], version=self.state.version,
-                           version_hash=self.state.version_hash, notes=req.reason, at=workflow.now())
-        )  # fmt: skip
+            DecisionRecord(
+                stage=Stage.awaiting_release,
+                decision="release",
+                actor=req.actor.name,
+                roles=[r.value for r in req.actor.roles],
+                version=self.state.version,
+                version_hash=self.state.version_hash,
+                notes=req.reason,
+                at=workflow.now(),
+            )
+        )
         return self.state
 
     @confirm_release.validator
@@ -279,10 +318,17 @@ class ContentWorkflow:
     def retract(self, req: ReasonRequest) -> ContentState:
         self.retract_reason = req.reason
         self.state.decisions.append(
-            DecisionRecord(stage=self.state.stage, decision="retract", actor=req.actor.name,
-                           roles=[r.value for r in req.actor.roles], version=self.state.version,
-                           version_hash=self.state.version_hash, notes=req.reason, at=workflow.now())
-        )  # fmt: skip
+            DecisionRecord(
+                stage=self.state.stage,
+                decision="retract",
+                actor=req.actor.name,
+                roles=[r.value for r in req.actor.roles],
+                version=self.state.version,
+                version_hash=self.state.version_hash,
+                notes=req.reason,
+                at=workflow.now(),
+            )
+        )
         return self.state
 
     @retract.validator
@@ -305,15 +351,25 @@ class ContentWorkflow:
     @workflow.run
     async def run(self, inp: ContentWorkflowInput) -> ContentState:
         workflow.upsert_search_attributes(
-            [SA_PROCESS.value_set("content"), SA_OWNER.value_set(inp.owner),
-             SA_PLATFORMS.value_set(sorted({t.platform.value for t in inp.plan.targets}))]
-        )  # fmt: skip
+            [
+                SA_PROCESS.value_set("content"),
+                SA_OWNER.value_set(inp.owner),
+                SA_PLATFORMS.value_set(sorted({t.platform.value for t in inp.plan.targets})),
+            ]
+        )
         await workflow.execute_activity_method(
             ContentActivities.save_version,
-            SaveVersionInput(content_id=inp.content_id, number=1, hash=self.state.version_hash,
-                             content=inp.version, author=inp.owner, note="初稿"),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            SaveVersionInput(
+                content_id=inp.content_id,
+                number=1,
+                hash=self.state.version_hash,
+                content=inp.version,
+                author=inp.owner,
+                note="初稿",
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
         self.state.versions.append(
             VersionRecord(number=1, hash=self.state.version_hash, author=inp.owner, created_at=workflow.now())
         )
@@ -345,7 +401,9 @@ class ContentWorkflow:
         return [adapt(self.version, t, self.inp.plan.format) for t in self.inp.plan.targets]
 
     # Waiting with a publish deadline: an unapproved item expires instead of going out late.
-    async def _wait(self, cond: Callable[[], bool], events: list[tuple[datetime, Callable[[], object]]]) -> None:
+    async def _wait(
+        self, cond: Callable[[], bool], events: list[tuple[datetime, Callable[[], Awaitable[None]]]]
+    ) -> None:
         fired: set[int] = set()
         while True:
             if self.cancelled:
@@ -359,13 +417,13 @@ class ContentWorkflow:
             for i, (at, action) in enumerate(events):
                 if i not in fired and now >= at:
                     fired.add(i)
-                    await action()  # type: ignore[misc]
+                    await action()
             upcoming = [at for i, (at, _) in enumerate(events) if i not in fired]
             wake = min([self.state.publish_at, *upcoming])
             epoch, sched = self.epoch, self.schedule_epoch
             try:
                 await workflow.wait_condition(
-                    lambda: cond() or self.cancelled or self.epoch != epoch or self.schedule_epoch != sched,
+                    partial(self._woken, cond, epoch, sched),
                     timeout=max(wake - now, timedelta(seconds=1)),
                     timeout_summary="content-deadline",
                 )
@@ -374,13 +432,19 @@ class ContentWorkflow:
             if self.epoch != epoch:
                 return  # a new version: the caller restarts review
 
+    def _woken(self, cond: Callable[[], bool], epoch: int, sched: int) -> bool:
+        return cond() or self.cancelled or self.epoch != epoch or self.schedule_epoch != sched
+
     async def _expire(self) -> None:
         before = self.state.stage
         await self._set_stage(Stage.expired)
         await self._notify(
-            "alert", f"内容 #{self.inp.content_id} 未在发布时间前完成审批，已过期（不会补发）",
-            "请重新安排发布时间或取消。", user=self.inp.owner, key=f"expired-{self.schedule_epoch}",
-        )  # fmt: skip
+            "alert",
+            f"内容 #{self.inp.content_id} 未在发布时间前完成审批，已过期（不会补发）",
+            "请重新安排发布时间或取消。",
+            user=self.inp.owner,
+            key=f"expired-{self.schedule_epoch}",
+        )
         sched = self.schedule_epoch
         await workflow.wait_condition(lambda: self.cancelled or self.schedule_epoch != sched)
         if self.cancelled:
@@ -397,15 +461,21 @@ class ContentWorkflow:
                 continue
             # Automated compliance scan before any person looks at it (R-4.1.3.1).
             scan = await workflow.execute_activity_method(
-                ContentActivities.compliance_scan, self.version,
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-            )  # fmt: skip
+                ContentActivities.compliance_scan,
+                self.version,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
             self.state.findings = self.state.findings + scan
             if any(f.severity is Severity.blocking for f in scan):
                 await self._set_stage(Stage.compliance_blocked)
-                await self._notify("info", f"内容 #{self.inp.content_id} 合规扫描发现阻断项",
-                                   "; ".join(f.message for f in scan if f.severity is Severity.blocking),
-                                   user=self.inp.owner, key=f"blocked-v{self.state.version}")  # fmt: skip
+                await self._notify(
+                    "info",
+                    f"内容 #{self.inp.content_id} 合规扫描发现阻断项",
+                    "; ".join(f.message for f in scan if f.severity is Severity.blocking),
+                    user=self.inp.owner,
+                    key=f"blocked-v{self.state.version}",
+                )
                 await self._wait(lambda: self.override_ok, [])
                 if self.epoch != epoch:
                     continue
@@ -424,14 +494,13 @@ class ContentWorkflow:
             cal = WorkCalendar(self.inp.calendar)
             sla = timedelta(hours=self.inp.sla.hours)
 
-            def deadline(
-                n: int, started: datetime = started, cal: WorkCalendar = cal, sla: timedelta = sla
-            ) -> datetime:
-                return cal.add(started, sla * n) if self.inp.sla.business_hours else started + sla * n
-
-            events = [
-                (deadline(1), lambda stage=stage: self._remind(stage)),
-                (deadline(2), lambda stage=stage: self._escalate(stage)),
+            if self.inp.sla.business_hours:
+                due, overdue = cal.add(started, sla), cal.add(started, sla * 2)
+            else:
+                due, overdue = started + sla, started + sla * 2
+            events: list[tuple[datetime, Callable[[], Awaitable[None]]]] = [
+                (due, partial(self._remind, stage)),
+                (overdue, partial(self._escalate, stage)),
             ]
             self.pending = None
             await self._wait(lambda: self.pending is not None, events)
@@ -446,16 +515,26 @@ class ContentWorkflow:
                 self.state.revision_notes = decision.notes
                 self.submitted = False
                 await self._set_stage(Stage.revision)
-                await self._notify("info", f"内容 #{self.inp.content_id} 需要修改", decision.notes,
-                                   user=self.inp.owner, key=f"changes-v{self.state.version}-{stage.value}")  # fmt: skip
+                await self._notify(
+                    "info",
+                    f"内容 #{self.inp.content_id} 需要修改",
+                    decision.notes,
+                    user=self.inp.owner,
+                    key=f"changes-v{self.state.version}-{stage.value}",
+                )
                 await workflow.wait_condition(lambda: self.epoch != epoch or self.cancelled)
                 if self.cancelled:
                     raise _Cancelled
                 return False
             self.state.outcome_reason = decision.notes
             await self._set_stage(Stage.rejected)
-            await self._notify("info", f"内容 #{self.inp.content_id} 被驳回", decision.notes,
-                               user=self.inp.owner, key=f"rejected-v{self.state.version}")  # fmt: skip
+            await self._notify(
+                "info",
+                f"内容 #{self.inp.content_id} 被驳回",
+                decision.notes,
+                user=self.inp.owner,
+                key=f"rejected-v{self.state.version}",
+            )
             return False
         self.state.variants = self.variants()
         return True
@@ -472,16 +551,24 @@ class ContentWorkflow:
         self.state.reminders_sent.append(f"reminder:{stage.value}")
         roles = sorted(r.value for r in STAGE_ROLES[stage])
         for role in roles:
-            await self._notify("reminder", f"待审：内容 #{self.inp.content_id}（{stage.value}）已超过审核时限",
-                               f"版本 {self.state.version}", role=role,
-                               key=f"remind-{stage.value}-v{self.state.version}-{role}")  # fmt: skip
+            await self._notify(
+                "reminder",
+                f"待审：内容 #{self.inp.content_id}（{stage.value}）已超过审核时限",
+                f"版本 {self.state.version}",
+                role=role,
+                key=f"remind-{stage.value}-v{self.state.version}-{role}",
+            )
 
     async def _escalate(self, stage: Stage) -> None:
         self.state.reminders_sent.append(f"escalation:{stage.value}")
         role = ESCALATION_ROLE[stage].value
-        await self._notify("escalation", f"升级：内容 #{self.inp.content_id} 在 {stage.value} 阶段超时两倍",
-                           f"版本 {self.state.version}，请督办", role=role,
-                           key=f"escalate-{stage.value}-v{self.state.version}")  # fmt: skip
+        await self._notify(
+            "escalation",
+            f"升级：内容 #{self.inp.content_id} 在 {stage.value} 阶段超时两倍",
+            f"版本 {self.state.version}，请督办",
+            role=role,
+            key=f"escalate-{stage.value}-v{self.state.version}",
+        )
 
     async def _wait_for_publish_time(self) -> None:
         await self._set_stage(Stage.scheduled)
@@ -491,9 +578,10 @@ class ContentWorkflow:
             if remaining > timedelta(0):
                 try:
                     await workflow.wait_condition(
-                        lambda: self.cancelled or self.epoch != epoch or self.schedule_epoch != sched,
-                        timeout=remaining, timeout_summary="publish-time",
-                    )  # fmt: skip
+                        partial(self._woken, _never, epoch, sched),
+                        timeout=remaining,
+                        timeout_summary="publish-time",
+                    )
                 except TimeoutError:
                     pass
             if self.cancelled:
@@ -517,21 +605,34 @@ class ContentWorkflow:
             return
         self.state.held_since = workflow.now()
         await self._set_stage(Stage.held)
-        await self._notify("alert", f"危机暂停：内容 #{self.inp.content_id} 暂缓发布", status.reason,
-                           role=Role.ops_head.value, key=f"held-{self.schedule_epoch}")  # fmt: skip
+        await self._notify(
+            "alert",
+            f"危机暂停：内容 #{self.inp.content_id} 暂缓发布",
+            status.reason,
+            role=Role.ops_head.value,
+            key=f"held-{self.schedule_epoch}",
+        )
         while status.active:
             self.hold_released = False
             try:
-                await workflow.wait_condition(lambda: self.hold_released or self.cancelled,
-                                              timeout=self.inp.hold_poll, timeout_summary="hold-poll")  # fmt: skip
+                await workflow.wait_condition(
+                    lambda: self.hold_released or self.cancelled,
+                    timeout=self.inp.hold_poll,
+                    timeout_summary="hold-poll",
+                )
             except TimeoutError:
                 pass
             if self.cancelled:
                 raise _Cancelled
             status = await self._hold_status()
         await self._set_stage(Stage.awaiting_release)
-        await self._notify("info", f"危机暂停已解除：内容 #{self.inp.content_id} 等待运营负责人确认发布", "",
-                           role=Role.ops_head.value, key=f"release-{self.schedule_epoch}")  # fmt: skip
+        await self._notify(
+            "info",
+            f"危机暂停已解除：内容 #{self.inp.content_id} 等待运营负责人确认发布",
+            "",
+            role=Role.ops_head.value,
+            key=f"release-{self.schedule_epoch}",
+        )
         await workflow.wait_condition(lambda: self.release_confirmed or self.cancelled)
         if self.cancelled:
             raise _Cancelled
@@ -545,23 +646,38 @@ class ContentWorkflow:
         await self._set_stage(Stage.publishing)
         self.state.variants = self.variants()
         for variant in self.state.variants:
-            key = (f"content-{self.inp.content_id}-v{self.state.version}-"
-                   f"{variant.platform.value}-{variant.account}")  # fmt: skip
+            key = f"content-{self.inp.content_id}-v{self.state.version}-{variant.platform.value}-{variant.account}"
             try:
                 pub = await workflow.execute_activity_method(
                     ContentActivities.publish,
-                    PublishInput(content_id=self.inp.content_id, version=self.state.version, variant=variant,
-                                 idempotency_key=key, at=workflow.now()),
-                    start_to_close_timeout=timedelta(seconds=60), retry_policy=PUBLISH_RETRY,
-                )  # fmt: skip
+                    PublishInput(
+                        content_id=self.inp.content_id,
+                        version=self.state.version,
+                        variant=variant,
+                        idempotency_key=key,
+                        at=workflow.now(),
+                    ),
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=PUBLISH_RETRY,
+                )
             except ActivityError as err:
                 cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
                 self.state.publications.append(
-                    PublicationRecord(platform=variant.platform, account=variant.account, idempotency_key=key,
-                                      confirmed=False, confirmation_note=f"发布失败：{cause}")
-                )  # fmt: skip
-                await self._notify("alert", f"发布失败：内容 #{self.inp.content_id} @ {variant.platform.value}",
-                                   cause, user=self.inp.owner, key=f"publish-failed-{key}")  # fmt: skip
+                    PublicationRecord(
+                        platform=variant.platform,
+                        account=variant.account,
+                        idempotency_key=key,
+                        confirmed=False,
+                        confirmation_note=f"发布失败：{cause}",
+                    )
+                )
+                await self._notify(
+                    "alert",
+                    f"发布失败：内容 #{self.inp.content_id} @ {variant.platform.value}",
+                    cause,
+                    user=self.inp.owner,
+                    key=f"publish-failed-{key}",
+                )
                 continue
             self.state.publications.append(pub)
         if not any(p.external_id for p in self.state.publications):
@@ -576,18 +692,31 @@ class ContentWorkflow:
             )
             checked = await workflow.execute_activity_method(
                 ContentActivities.confirm,
-                ConfirmInput(content_id=self.inp.content_id, publication=pub, expected_title=variant.title,
-                             expected_text=variant.body),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-            )  # fmt: skip
+                ConfirmInput(
+                    content_id=self.inp.content_id,
+                    publication=pub,
+                    expected_title=variant.title,
+                    expected_text=variant.body,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
             self.state.publications[i] = checked
             if not checked.confirmed:
-                await self._notify("alert", f"发布核验异常：内容 #{self.inp.content_id} @ {pub.platform.value}",
-                                   checked.confirmation_note, user=self.inp.owner,
-                                   key=f"confirm-{pub.idempotency_key}")  # fmt: skip
-                await self._notify("alert", f"发布核验异常：内容 #{self.inp.content_id} @ {pub.platform.value}",
-                                   checked.confirmation_note, role=Role.ops_head.value,
-                                   key=f"confirm-ops-{pub.idempotency_key}")  # fmt: skip
+                await self._notify(
+                    "alert",
+                    f"发布核验异常：内容 #{self.inp.content_id} @ {pub.platform.value}",
+                    checked.confirmation_note,
+                    user=self.inp.owner,
+                    key=f"confirm-{pub.idempotency_key}",
+                )
+                await self._notify(
+                    "alert",
+                    f"发布核验异常：内容 #{self.inp.content_id} @ {pub.platform.value}",
+                    checked.confirmation_note,
+                    role=Role.ops_head.value,
+                    key=f"confirm-ops-{pub.idempotency_key}",
+                )
 
     async def _track(self) -> None:
         await self._set_stage(Stage.tracking)
@@ -598,8 +727,11 @@ class ContentWorkflow:
             remaining = start + checkpoint - workflow.now()
             if remaining > timedelta(0):
                 try:
-                    await workflow.wait_condition(lambda: self.retract_reason is not None, timeout=remaining,
-                                                  timeout_summary=f"metrics-{label}")  # fmt: skip
+                    await workflow.wait_condition(
+                        lambda: self.retract_reason is not None,
+                        timeout=remaining,
+                        timeout_summary=f"metrics-{label}",
+                    )
                 except TimeoutError:
                     pass
             if self.retract_reason is not None:
@@ -609,18 +741,23 @@ class ContentWorkflow:
             for pub in live:
                 snap = await workflow.execute_activity_method(
                     ContentActivities.fetch_metrics,
-                    MetricsInput(content_id=self.inp.content_id, publication=pub, checkpoint=label,
-                                 at=workflow.now()),
-                    start_to_close_timeout=timedelta(seconds=60), retry_policy=RETRY,
-                )  # fmt: skip
+                    MetricsInput(
+                        content_id=self.inp.content_id, publication=pub, checkpoint=label, at=workflow.now()
+                    ),
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=RETRY,
+                )
                 total = total.plus(snap)
             self.state.metrics[label] = total
         final = list(self.state.metrics.values())[-1] if self.state.metrics else MetricsSnapshot()
         self.state.summary = effect_summary(final, self.inp.plan.kpi)
         await self._set_stage(Stage.completed)
         try:
-            await workflow.wait_condition(lambda: self.retract_reason is not None, timeout=RETRACT_WINDOW,
-                                          timeout_summary="retraction-window")  # fmt: skip
+            await workflow.wait_condition(
+                lambda: self.retract_reason is not None,
+                timeout=RETRACT_WINDOW,
+                timeout_summary="retraction-window",
+            )
         except TimeoutError:
             return
         await self._retract()
@@ -633,8 +770,9 @@ class ContentWorkflow:
             self.state.publications[i] = await workflow.execute_activity_method(
                 ContentActivities.retract,
                 RetractInput(content_id=self.inp.content_id, publication=pub, reason=reason, at=workflow.now()),
-                start_to_close_timeout=timedelta(seconds=60), retry_policy=PUBLISH_RETRY,
-            )  # fmt: skip
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=PUBLISH_RETRY,
+            )
         self.state.outcome_reason = reason
         await self._set_stage(Stage.retracted)
 
@@ -649,20 +787,40 @@ class ContentWorkflow:
     async def _project(self) -> None:
         await workflow.execute_activity_method(
             ContentActivities.sync_projection,
-            ProjectionUpdate(content_id=self.inp.content_id, stage=self.state.stage, version=self.state.version,
-                             version_hash=self.state.version_hash, title=self.version.title,
-                             publish_at=self.state.publish_at, summary=self.state.summary),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            ProjectionUpdate(
+                content_id=self.inp.content_id,
+                stage=self.state.stage,
+                version=self.state.version,
+                version_hash=self.state.version_hash,
+                title=self.version.title,
+                publish_at=self.state.publish_at,
+                summary=self.state.summary,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
 
-    async def _notify(self, kind: str, subject: str, body: str, *, role: str = "", user: str = "",
-                      key: str) -> None:  # fmt: skip
+    async def _notify(
+        self, kind: str, subject: str, body: str, *, role: str = "", user: str = "", key: str
+    ) -> None:
         await workflow.execute_activity_method(
             NotificationActivities.notify,
-            NotifyInput(kind=kind, subject=subject, body=body, recipient_role=role, recipient_user=user,
-                        ref=f"content:{self.inp.content_id}", dedupe_key=f"content-{self.inp.content_id}-{key}"),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            NotifyInput(
+                kind=kind,
+                subject=subject,
+                body=body,
+                recipient_role=role,
+                recipient_user=user,
+                ref=f"content:{self.inp.content_id}",
+                dedupe_key=f"content-{self.inp.content_id}-{key}",
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
+
+
+def _never() -> bool:
+    return False
 
 
 def _label(d: timedelta) -> str:

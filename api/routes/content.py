@@ -186,11 +186,21 @@ def workflow_id(content_id: int) -> str:
 def _summary(item: ContentItem) -> ContentSummary:
     assert item.id is not None
     return ContentSummary(
-        id=item.id, title=item.title, stage=item.stage, owner=item.owner_name, goal=item.goal, format=item.format,
-        platforms=[p for p in item.platforms.split(",") if p], targets=item.targets, publish_at=item.publish_at,
-        current_version=item.current_version, version_hash=item.version_hash, corrects_id=item.corrects_id,
-        expedited=item.expedited, updated_at=item.updated_at,
-    )  # fmt: skip
+        id=item.id,
+        title=item.title,
+        stage=item.stage,
+        owner=item.owner_name,
+        goal=item.goal,
+        format=item.format,
+        platforms=[p for p in item.platforms.split(",") if p],
+        targets=item.targets,
+        publish_at=item.publish_at,
+        current_version=item.current_version,
+        version_hash=item.version_hash,
+        corrects_id=item.corrects_id,
+        expedited=item.expedited,
+        updated_at=item.updated_at,
+    )
 
 
 def _item(session: SessionDep, content_id: int) -> ContentItem:
@@ -203,43 +213,77 @@ def _item(session: SessionDep, content_id: int) -> ContentItem:
 def _check_targets(session: SessionDep, targets: list[Target]) -> None:
     for i, t in enumerate(targets):
         row = session.exec(
-            select(PlatformAccount).where(PlatformAccount.platform == t.platform.value, PlatformAccount.handle == t.account)
+            select(PlatformAccount).where(
+                PlatformAccount.platform == t.platform.value, PlatformAccount.handle == t.account
+            )
         ).first()
         if row is None or not row.active:
             raise bad_request(f"targets.{i}.account", f"no active {t.platform.value} account named {t.account!r}")
 
 
 async def _start(
-    session: SessionDep, client: TemporalDep, settings: Settings, principal: Principal, plan: ContentPlan,
-    version: VersionContent, *, corrects_id: int | None = None,
-) -> ContentItem:  # fmt: skip
+    session: SessionDep,
+    client: TemporalDep,
+    settings: Settings,
+    principal: Principal,
+    plan: ContentPlan,
+    version: VersionContent,
+    *,
+    corrects_id: int | None = None,
+) -> ContentItem:
     item = ContentItem(
-        owner_id=principal.user_id, owner_name=principal.name, goal=plan.goal.value, audience=plan.audience,
-        core_message=plan.core_message, theme=plan.theme, format=plan.format.value,
+        owner_id=principal.user_id,
+        owner_name=principal.name,
+        goal=plan.goal.value,
+        audience=plan.audience,
+        core_message=plan.core_message,
+        theme=plan.theme,
+        format=plan.format.value,
         targets=[t.model_dump(mode="json") for t in plan.targets],
         platforms="," + ",".join(sorted({t.platform.value for t in plan.targets})) + ",",
-        publish_at=plan.publish_at, resources=plan.resources.model_dump(mode="json"),
-        kpi=plan.kpi.model_dump(mode="json"), title=version.title, expedited=corrects_id is not None,
+        publish_at=plan.publish_at,
+        resources=plan.resources.model_dump(mode="json"),
+        kpi=plan.kpi.model_dump(mode="json"),
+        title=version.title,
+        expedited=corrects_id is not None,
         corrects_id=corrects_id,
-    )  # fmt: skip
+    )
     session.add(item)
     session.flush()
     assert item.id is not None
     item.workflow_id = workflow_id(item.id)
     digest = version.content_hash()
     item.version_hash = digest
-    session.add(ContentVersion(content_id=item.id, number=1, hash=digest, title=version.title,
-                               content=version.model_dump(mode="json"), author=principal.name, note="初稿"))  # fmt: skip
+    session.add(
+        ContentVersion(
+            content_id=item.id,
+            number=1,
+            hash=digest,
+            title=version.title,
+            content=version.model_dump(mode="json"),
+            author=principal.name,
+            note="初稿",
+        )
+    )
     inp = ContentWorkflowInput(
-        content_id=item.id, owner=principal.name, owner_id=principal.user_id, plan=plan, version=version,
-        expedited=corrects_id is not None, corrects_id=corrects_id,
+        content_id=item.id,
+        owner=principal.name,
+        owner_id=principal.user_id,
+        plan=plan,
+        version=version,
+        expedited=corrects_id is not None,
+        corrects_id=corrects_id,
         sla=ReviewSla(hours=settings.content_review_sla_hours, business_hours=settings.content_sla_business_hours),
-    )  # fmt: skip
+        checkpoints=[timedelta(hours=h) for h in settings.content_checkpoints_hours],
+    )
     try:
         await client.start_workflow(
-            ContentWorkflow.run, inp, id=item.workflow_id, task_queue=settings.task_queue,
+            ContentWorkflow.run,
+            inp,
+            id=item.workflow_id,
+            task_queue=settings.task_queue,
             static_summary=f"内容 #{item.id}：{version.title or version.body[:20]}",
-        )  # fmt: skip
+        )
     except Exception as exc:
         session.rollback()
         raise ApiError(503, "temporal_unavailable", f"could not start the content process: {exc}") from exc
@@ -251,14 +295,24 @@ async def _start(
 
 @router.post("/content", response_model=ContentSummary, status_code=201, summary="Plan a content item (R-4.1.1)")
 async def create_content(
-    body: ContentCreate, principal: AuthorDep, session: SessionDep, client: TemporalDep, settings: SettingsDep,
+    body: ContentCreate,
+    principal: AuthorDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
     rid: RequestIdDep,
-) -> ContentSummary:  # fmt: skip
+) -> ContentSummary:
     _check_targets(session, body.targets)
     plan = ContentPlan(**body.model_dump(include=set(ContentPlan.model_fields)))
     item = await _start(session, client, settings, principal, plan, body.to_content())
-    audit.record(session, principal, "content.create", f"content:{item.id}", rid,
-                 {"title": body.title, "publish_at": body.publish_at.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        principal,
+        "content.create",
+        f"content:{item.id}",
+        rid,
+        {"title": body.title, "publish_at": body.publish_at.isoformat()},
+    )
     session.commit()
     return _summary(item)
 
@@ -277,8 +331,15 @@ def list_content(
     return [_summary(i) for i in _query(session, start, end, platform, owner, stage, limit)]
 
 
-def _query(session: SessionDep, start: datetime | None, end: datetime | None, platform: Platform | None,
-           owner: str | None, stage: Stage | None, limit: int) -> list[ContentItem]:  # fmt: skip
+def _query(
+    session: SessionDep,
+    start: datetime | None,
+    end: datetime | None,
+    platform: Platform | None,
+    owner: str | None,
+    stage: Stage | None,
+    limit: int,
+) -> list[ContentItem]:
     if start and end and end <= start:
         raise bad_request("end", "must be after start")
     stmt = select(ContentItem)
@@ -307,7 +368,9 @@ class FeedUrl(BaseModel):
 @router.get("/content/calendar-feed", response_model=FeedUrl, summary="A private .ics URL for calendar apps")
 def calendar_feed_url(principal: AnyUserDep, settings: SettingsDep, request: Request) -> FeedUrl:
     base = str(request.base_url).rstrip("/")
-    return FeedUrl(url=f"{base}/content/calendar.ics?user={principal.user_id}&key={feed_key(settings, principal.user_id)}")
+    return FeedUrl(
+        url=f"{base}/content/calendar.ics?user={principal.user_id}&key={feed_key(settings, principal.user_id)}"
+    )
 
 
 @router.get("/content/calendar.ics", summary="The publishing schedule as iCalendar (bearer token or feed key)")
@@ -331,11 +394,12 @@ async def calendar_ics(
     items = _query(session, start, end, platform, owner, None, 1000)
     events = [
         CalendarEvent(
-            uid=f"content-{i.id}@socialops", start=i.publish_at,
+            uid=f"content-{i.id}@socialops",
+            start=i.publish_at,
             summary=f"[{i.stage}] {i.title or '(无标题)'}",
             description=f"负责人：{i.owner_name}\n平台：{', '.join(p for p in i.platforms.split(',') if p)}\n形式：{i.format}",
             categories=tuple(p for p in i.platforms.split(",") if p),
-        )  # fmt: skip
+        )
         for i in items
         if i.stage not in ("cancelled", "rejected")
     ]
@@ -364,12 +428,21 @@ async def get_content(content_id: int, _: AnyUserDep, session: SessionDep, reque
     except Exception as exc:  # Temporal down: the record still answers
         error = f"live state unavailable: {exc}"
     return ContentDetail(
-        **_summary(item).model_dump(), audience=item.audience, core_message=item.core_message, theme=item.theme,
-        resources=item.resources, kpi=item.kpi, summary=item.summary, corrections=[c for c in corrections if c],
-        versions=[VersionRecord(number=v.number, hash=v.hash, author=v.author, created_at=v.created_at, note=v.note)
-                  for v in versions],
-        state=state, state_error=error,
-    )  # fmt: skip
+        **_summary(item).model_dump(),
+        audience=item.audience,
+        core_message=item.core_message,
+        theme=item.theme,
+        resources=item.resources,
+        kpi=item.kpi,
+        summary=item.summary,
+        corrections=[c for c in corrections if c],
+        versions=[
+            VersionRecord(number=v.number, hash=v.hash, author=v.author, created_at=v.created_at, note=v.note)
+            for v in versions
+        ],
+        state=state,
+        state_error=error,
+    )
 
 
 @router.get("/content/{content_id}/versions/{number}", response_model=VersionDetail)
@@ -380,12 +453,27 @@ def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep
     ).first()
     if v is None:
         raise not_found(f"version of content {content_id}", number)
-    return VersionDetail(number=v.number, hash=v.hash, author=v.author, note=v.note, created_at=v.created_at,
-                         content=VersionContent.model_validate(v.content))  # fmt: skip
+    return VersionDetail(
+        number=v.number,
+        hash=v.hash,
+        author=v.author,
+        note=v.note,
+        created_at=v.created_at,
+        content=VersionContent.model_validate(v.content),
+    )
 
 
-async def _update(session: SessionDep, client: TemporalDep, principal: Principal, content_id: int, update: Any,
-                  arg: Any, action: str, rid: str, detail: dict[str, Any]) -> Any:  # fmt: skip
+async def _update(
+    session: SessionDep,
+    client: TemporalDep,
+    principal: Principal,
+    content_id: int,
+    update: Any,
+    arg: Any,
+    action: str,
+    rid: str,
+    detail: dict[str, Any],
+) -> Any:
     item = _item(session, content_id)
     result = await wf.execute_update(client, item.workflow_id, update, arg)
     audit.record(session, principal, action, f"content:{content_id}", rid, detail)
@@ -393,109 +481,260 @@ async def _update(session: SessionDep, client: TemporalDep, principal: Principal
     return result
 
 
-@router.post("/content/{content_id}/versions", response_model=VersionRecord, status_code=201,
-             summary="Edit: a new immutable version")  # fmt: skip
-async def revise(content_id: int, body: ReviseIn, principal: AuthorDep, session: SessionDep, client: TemporalDep,
-                 rid: RequestIdDep) -> VersionRecord:  # fmt: skip
+@router.post(
+    "/content/{content_id}/versions",
+    response_model=VersionRecord,
+    status_code=201,
+    summary="Edit: a new immutable version",
+)
+async def revise(
+    content_id: int,
+    body: ReviseIn,
+    principal: AuthorDep,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> VersionRecord:
     req = ReviseRequest(actor=actor(principal), content=body.to_content(), note=body.note)
-    rec: VersionRecord = await _update(session, client, principal, content_id, ContentWorkflow.revise, req,
-                                       "content.revise", rid, {"note": body.note})  # fmt: skip
+    rec: VersionRecord = await _update(
+        session,
+        client,
+        principal,
+        content_id,
+        ContentWorkflow.revise,
+        req,
+        "content.revise",
+        rid,
+        {"note": body.note},
+    )
     return rec
 
 
-@router.post("/content/{content_id}/submit", response_model=SubmitResult, summary="Self-check and submit (R-4.1.2)")
-async def submit(content_id: int, body: SubmitIn, principal: AuthorDep, session: SessionDep, client: TemporalDep,
-                 rid: RequestIdDep) -> SubmitResult:  # fmt: skip
+@router.post(
+    "/content/{content_id}/submit", response_model=SubmitResult, summary="Self-check and submit (R-4.1.2)"
+)
+async def submit(
+    content_id: int,
+    body: SubmitIn,
+    principal: AuthorDep,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> SubmitResult:
     req = SubmitRequest(actor=actor(principal), version_hash=body.version_hash)
-    result: SubmitResult = await _update(session, client, principal, content_id, ContentWorkflow.submit, req,
-                                         "content.submit", rid, {})  # fmt: skip
+    result: SubmitResult = await _update(
+        session, client, principal, content_id, ContentWorkflow.submit, req, "content.submit", rid, {}
+    )
     if not result.submitted:
-        raise ApiError(422, "self_check_failed", "the self-check found blocking problems; fix them and submit again",
-                       field=next((f.field for f in result.findings if f.severity.value == "blocking"), "body"),
-                       findings=[f.model_dump(mode="json") for f in result.findings])  # fmt: skip
+        raise ApiError(
+            422,
+            "self_check_failed",
+            "the self-check found blocking problems; fix them and submit again",
+            field=next((f.field for f in result.findings if f.severity.value == "blocking"), "body"),
+            findings=[f.model_dump(mode="json") for f in result.findings],
+        )
     return result
 
 
 @router.post("/content/{content_id}/reviews", summary="Approve, request changes or reject (R-4.1.3)")
-async def review(content_id: int, body: ReviewIn, principal: ReviewerDep, session: SessionDep, client: TemporalDep,
-                 rid: RequestIdDep) -> dict[str, Any]:  # fmt: skip
+async def review(
+    content_id: int,
+    body: ReviewIn,
+    principal: ReviewerDep,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> dict[str, Any]:
     req = ReviewRequest(actor=actor(principal), **body.model_dump())
-    rec = await _update(session, client, principal, content_id, ContentWorkflow.review, req, "content.review", rid,
-                        {"stage": body.stage.value, "decision": body.decision.value, "version_hash": body.version_hash,
-                         "notes": body.notes})  # fmt: skip
+    rec = await _update(
+        session,
+        client,
+        principal,
+        content_id,
+        ContentWorkflow.review,
+        req,
+        "content.review",
+        rid,
+        {
+            "stage": body.stage.value,
+            "decision": body.decision.value,
+            "version_hash": body.version_hash,
+            "notes": body.notes,
+        },
+    )
     return dict(rec.model_dump(mode="json"))
 
 
 @router.post("/content/{content_id}/compliance-override", summary="Override a compliance block with a reason")
-async def override(content_id: int, body: OverrideIn,
-                   principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
-                   session: SessionDep, client: TemporalDep, rid: RequestIdDep) -> dict[str, Any]:  # fmt: skip
+async def override(
+    content_id: int,
+    body: OverrideIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> dict[str, Any]:
     req = OverrideRequest(actor=actor(principal), **body.model_dump())
-    rec = await _update(session, client, principal, content_id, ContentWorkflow.override_compliance, req,
-                        "content.compliance_override", rid, body.model_dump())  # fmt: skip
+    rec = await _update(
+        session,
+        client,
+        principal,
+        content_id,
+        ContentWorkflow.override_compliance,
+        req,
+        "content.compliance_override",
+        rid,
+        body.model_dump(),
+    )
     return dict(rec.model_dump(mode="json"))
 
 
 @router.post("/content/{content_id}/reschedule", response_model=ContentState)
-async def reschedule(content_id: int, body: RescheduleIn, principal: AuthorDep, session: SessionDep,
-                     client: TemporalDep, rid: RequestIdDep) -> ContentState:  # fmt: skip
+async def reschedule(
+    content_id: int,
+    body: RescheduleIn,
+    principal: AuthorDep,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> ContentState:
     req = RescheduleRequest(actor=actor(principal), publish_at=body.publish_at)
-    st: ContentState = await _update(session, client, principal, content_id, ContentWorkflow.reschedule, req,
-                                     "content.reschedule", rid, {"publish_at": body.publish_at.isoformat()})  # fmt: skip
+    st: ContentState = await _update(
+        session,
+        client,
+        principal,
+        content_id,
+        ContentWorkflow.reschedule,
+        req,
+        "content.reschedule",
+        rid,
+        {"publish_at": body.publish_at.isoformat()},
+    )
     return st
 
 
 @router.post("/content/{content_id}/cancel", response_model=ContentState)
-async def cancel(content_id: int, body: ReasonIn, principal: AuthorDep, session: SessionDep, client: TemporalDep,
-                 rid: RequestIdDep) -> ContentState:  # fmt: skip
+async def cancel(
+    content_id: int,
+    body: ReasonIn,
+    principal: AuthorDep,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await _update(session, client, principal, content_id, ContentWorkflow.cancel, req,
-                                     "content.cancel", rid, {"reason": body.reason})  # fmt: skip
+    st: ContentState = await _update(
+        session,
+        client,
+        principal,
+        content_id,
+        ContentWorkflow.cancel,
+        req,
+        "content.cancel",
+        rid,
+        {"reason": body.reason},
+    )
     return st
 
 
-@router.post("/content/{content_id}/release", response_model=ContentState,
-             summary="After a crisis hold: ops_head confirms publishing")  # fmt: skip
-async def release(content_id: int, body: ReasonIn,
-                  principal: Annotated[Principal, Depends(require_roles(Role.ops_head))], session: SessionDep,
-                  client: TemporalDep, rid: RequestIdDep) -> ContentState:  # fmt: skip
+@router.post(
+    "/content/{content_id}/release",
+    response_model=ContentState,
+    summary="After a crisis hold: ops_head confirms publishing",
+)
+async def release(
+    content_id: int,
+    body: ReasonIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.ops_head))],
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await _update(session, client, principal, content_id, ContentWorkflow.confirm_release, req,
-                                     "content.release", rid, {"reason": body.reason})  # fmt: skip
+    st: ContentState = await _update(
+        session,
+        client,
+        principal,
+        content_id,
+        ContentWorkflow.confirm_release,
+        req,
+        "content.release",
+        rid,
+        {"reason": body.reason},
+    )
     return st
 
 
 @router.post("/content/{content_id}/retract", response_model=ContentState, summary="Retract (R-2.3)")
-async def retract(content_id: int, body: RequiredReasonIn,
-                  principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance,
-                                                                        Role.leadership))],
-                  session: SessionDep, client: TemporalDep, rid: RequestIdDep) -> ContentState:  # fmt: skip
+async def retract(
+    content_id: int,
+    body: RequiredReasonIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance, Role.leadership))],
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await _update(session, client, principal, content_id, ContentWorkflow.retract, req,
-                                     "content.retract", rid, {"reason": body.reason})  # fmt: skip
+    st: ContentState = await _update(
+        session,
+        client,
+        principal,
+        content_id,
+        ContentWorkflow.retract,
+        req,
+        "content.retract",
+        rid,
+        {"reason": body.reason},
+    )
     return st
 
 
-@router.post("/content/{content_id}/corrections", response_model=ContentSummary, status_code=201,
-             summary="A correction: a new item linked to the original, expedited review (R-2.3)")  # fmt: skip
-async def correct(content_id: int, body: CorrectionIn,
-                  principal: Annotated[Principal, Depends(require_roles(*AUTHORS, Role.risk_compliance))],
-                  session: SessionDep, client: TemporalDep, settings: SettingsDep, rid: RequestIdDep) -> ContentSummary:  # fmt: skip
+@router.post(
+    "/content/{content_id}/corrections",
+    response_model=ContentSummary,
+    status_code=201,
+    summary="A correction: a new item linked to the original, expedited review (R-2.3)",
+)
+async def correct(
+    content_id: int,
+    body: CorrectionIn,
+    principal: Annotated[Principal, Depends(require_roles(*AUTHORS, Role.risk_compliance))],
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    rid: RequestIdDep,
+) -> ContentSummary:
     original = _item(session, content_id)
     published = session.exec(
-        select(ContentPublication).where(ContentPublication.content_id == content_id, ContentPublication.external_id != "")
+        select(ContentPublication).where(
+            ContentPublication.content_id == content_id, ContentPublication.external_id != ""
+        )
     ).first()
     if published is None:
-        raise ApiError(409, "conflict", f"content {content_id} was never published; edit it instead of correcting it")
+        raise ApiError(
+            409, "conflict", f"content {content_id} was never published; edit it instead of correcting it"
+        )
     if body.publish_at <= datetime.now(UTC):
         raise bad_request("publish_at", "must be in the future")
     targets = [Target.model_validate(t) for t in original.targets]
-    plan = ContentPlan(goal=Goal.correction, audience=original.audience, core_message=f"更正：{body.reason}",
-                       theme=original.theme, format=ContentFormat(original.format), targets=targets,
-                       publish_at=body.publish_at)  # fmt: skip
+    plan = ContentPlan(
+        goal=Goal.correction,
+        audience=original.audience,
+        core_message=f"更正：{body.reason}",
+        theme=original.theme,
+        format=ContentFormat(original.format),
+        targets=targets,
+        publish_at=body.publish_at,
+    )
     item = await _start(session, client, settings, principal, plan, body.to_content(), corrects_id=content_id)
-    audit.record(session, principal, "content.correct", f"content:{item.id}", rid,
-                 {"corrects": content_id, "reason": body.reason})  # fmt: skip
+    audit.record(
+        session,
+        principal,
+        "content.correct",
+        f"content:{item.id}",
+        rid,
+        {"corrects": content_id, "reason": body.reason},
+    )
     session.commit()
     return _summary(item)
 
@@ -511,5 +750,3 @@ def awaiting_my_review(principal: ReviewerDep, session: SessionDep) -> list[Cont
         .order_by(col(ContentItem.publish_at))
     ).all()
     return [_summary(i) for i in rows]
-
-

@@ -55,13 +55,18 @@ def list_accounts(_: AnyUserDep, session: SessionDep) -> list[AccountOut]:
 @router.post("/platform-accounts", response_model=AccountOut, status_code=201)
 def create_account(body: AccountIn, principal: AccountsDep, session: SessionDep, rid: RequestIdDep) -> AccountOut:
     exists = session.exec(
-        select(PlatformAccount).where(PlatformAccount.platform == body.platform.value,
-                                      PlatformAccount.handle == body.handle)
-    ).first()  # fmt: skip
+        select(PlatformAccount).where(
+            PlatformAccount.platform == body.platform.value, PlatformAccount.handle == body.handle
+        )
+    ).first()
     if exists is not None:
         raise conflict(f"{body.platform.value} account {body.handle!r} already exists", field="handle")
-    row = PlatformAccount(platform=body.platform.value, handle=body.handle, display_name=body.display_name or body.handle,
-                          connector=body.connector)  # fmt: skip
+    row = PlatformAccount(
+        platform=body.platform.value,
+        handle=body.handle,
+        display_name=body.display_name or body.handle,
+        connector=body.connector,
+    )
     session.add(row)
     session.flush()
     audit.record(session, principal, "account.create", f"account:{row.id}", rid, body.model_dump(mode="json"))
@@ -104,14 +109,21 @@ def get_hold(_: AnyUserDep, session: SessionDep) -> HoldOut:
 
 
 @router.put("/crisis-hold", response_model=HoldOut, summary="Set or release the crisis hold")
-async def set_hold(body: HoldIn, principal: HoldDep, session: SessionDep, client: TemporalDep,
-                   rid: RequestIdDep) -> HoldOut:  # fmt: skip
+async def set_hold(
+    body: HoldIn, principal: HoldDep, session: SessionDep, client: TemporalDep, rid: RequestIdDep
+) -> HoldOut:
     row = _hold(session)
     row.active, row.reason, row.set_by = body.active, body.reason, principal.name
     row.incident_id, row.changed_at = body.incident_id, utcnow()
     session.add(row)
-    audit.record(session, principal, "crisis_hold.set" if body.active else "crisis_hold.release", "crisis_hold", rid,
-                 body.model_dump())  # fmt: skip
+    audit.record(
+        session,
+        principal,
+        "crisis_hold.set" if body.active else "crisis_hold.release",
+        "crisis_hold",
+        rid,
+        body.model_dump(),
+    )
     session.commit()
     held = _held_items(session)
     if not body.active:  # wake held items now rather than at their next poll
@@ -136,22 +148,32 @@ class TermOut(TermIn):
 
 
 @router.get("/compliance/terms", response_model=list[TermOut], summary="Word lists of the compliance scan")
-def list_terms(_: Annotated[Principal, Depends(require_roles(Role.risk_compliance, Role.ops_head, Role.content_creator,
-                                                                 Role.marketing))],
-               session: SessionDep, category: TermCategory | None = None,
-               include_inactive: bool = False) -> list[TermOut]:  # fmt: skip
+def list_terms(
+    _: Annotated[
+        Principal,
+        Depends(require_roles(Role.risk_compliance, Role.ops_head, Role.content_creator, Role.marketing)),
+    ],
+    session: SessionDep,
+    category: TermCategory | None = None,
+    include_inactive: bool = False,
+) -> list[TermOut]:
     stmt = select(ComplianceTerm)
     if category:
         stmt = stmt.where(ComplianceTerm.category == category.value)
     if not include_inactive:
         stmt = stmt.where(ComplianceTerm.active == True)  # noqa: E712
-    return [TermOut.model_validate(r, from_attributes=True) for r in session.exec(stmt.order_by(col(ComplianceTerm.id)))]
+    return [
+        TermOut.model_validate(r, from_attributes=True)
+        for r in session.exec(stmt.order_by(col(ComplianceTerm.id)))
+    ]
 
 
 @router.post("/compliance/terms", response_model=TermOut, status_code=201)
 def add_term(body: TermIn, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep) -> TermOut:
     row = session.exec(
-        select(ComplianceTerm).where(ComplianceTerm.term == body.term.strip(), ComplianceTerm.category == body.category.value)
+        select(ComplianceTerm).where(
+            ComplianceTerm.term == body.term.strip(), ComplianceTerm.category == body.category.value
+        )
     ).first()
     if row is not None and row.active:
         raise conflict(f"{body.term!r} is already in {body.category.value}", field="term")
@@ -164,7 +186,9 @@ def add_term(body: TermIn, principal: ComplianceDep, session: SessionDep, rid: R
     return TermOut.model_validate(row, from_attributes=True)
 
 
-@router.delete("/compliance/terms/{term_id}", response_model=TermOut, summary="Deactivate a term (kept for history)")
+@router.delete(
+    "/compliance/terms/{term_id}", response_model=TermOut, summary="Deactivate a term (kept for history)"
+)
 def remove_term(term_id: int, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep) -> TermOut:
     row = session.get(ComplianceTerm, term_id)
     if row is None:
@@ -187,13 +211,21 @@ class NotificationOut(BaseModel):
     ref: str
 
 
-@router.get("/notifications", response_model=list[NotificationOut], summary="Reminders, escalations and alerts for me")
-def my_notifications(principal: AnyUserDep, session: SessionDep, ref: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[NotificationOut]:  # fmt: skip
+@router.get(
+    "/notifications", response_model=list[NotificationOut], summary="Reminders, escalations and alerts for me"
+)
+def my_notifications(
+    principal: AnyUserDep,
+    session: SessionDep,
+    ref: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[NotificationOut]:
     stmt = select(Notification).where(
-        or_(col(Notification.recipient_user) == principal.name,
-            col(Notification.recipient_role).in_(principal.role_names))
-    )  # fmt: skip
+        or_(
+            col(Notification.recipient_user) == principal.name,
+            col(Notification.recipient_role).in_(principal.role_names),
+        )
+    )
     if ref:
         stmt = stmt.where(Notification.ref == ref)
     rows = session.exec(stmt.order_by(col(Notification.id).desc()).limit(limit)).all()

@@ -187,20 +187,36 @@ def _seed() -> None:
     now = datetime.now(UTC)
     terms = sa.table(
         "compliance_terms",
-        sa.column("term", sa.String), sa.column("category", sa.String), sa.column("severity", sa.String),
-        sa.column("note", sa.String), sa.column("active", sa.Boolean), sa.column("created_at", sa.DateTime(timezone=True)),
-    )  # fmt: skip
+        sa.column("term", sa.String),
+        sa.column("category", sa.String),
+        sa.column("severity", sa.String),
+        sa.column("note", sa.String),
+        sa.column("active", sa.Boolean),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
     op.bulk_insert(
         terms,
-        [{"term": t.term, "category": t.category.value, "severity": t.severity.value, "note": t.note,
-          "active": True, "created_at": now} for t in DEFAULT_TERMS],
-    )  # fmt: skip
+        [
+            {
+                "term": t.term,
+                "category": t.category.value,
+                "severity": t.severity.value,
+                "note": t.note,
+                "active": True,
+                "created_at": now,
+            }
+            for t in DEFAULT_TERMS
+        ],
+    )
     hold = sa.table(
         "crisis_hold",
-        sa.column("id", sa.Integer), sa.column("active", sa.Boolean), sa.column("reason", sa.String),
-        sa.column("set_by", sa.String), sa.column("incident_id", sa.String),
+        sa.column("id", sa.Integer),
+        sa.column("active", sa.Boolean),
+        sa.column("reason", sa.String),
+        sa.column("set_by", sa.String),
+        sa.column("incident_id", sa.String),
         sa.column("changed_at", sa.DateTime(timezone=True)),
-    )  # fmt: skip
+    )
     op.bulk_insert(
         hold, [{"id": 1, "active": False, "reason": "", "set_by": "", "incident_id": "", "changed_at": now}]
     )

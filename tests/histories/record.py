@@ -1,0 +1,101 @@
+"""Record workflow histories for replay tests: ``python -m tests.histories.record``.
+
+Re-record only on purpose (a deliberate, patched change to a workflow); the replay test exists to catch
+changes that would break running workflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from connectors.sandbox import SandboxPlatform
+from core.temporal import ensure_search_attributes
+from db import migrate
+from db.engine import Database
+from domain.content import Decision, ReviewRequest, ReviseRequest, Stage, SubmitRequest
+from tests.conftest import temporal_test_server
+from tests.content_helpers import content_worker, plan, seed_accounts, seed_people, start_content, version
+from workflows.content import ContentWorkflow
+
+HERE = Path(__file__).parent
+
+
+async def _wait(h, stage: Stage) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(300):
+        if (await h.query(ContentWorkflow.current)).stage is stage:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"never reached {stage}")
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+    )
+    await ensure_search_attributes(env.client, "default")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/db.sqlite")
+        migrate.upgrade(db.engine)
+        seed_accounts(db)
+        p = seed_people(db)
+        sandbox = SandboxPlatform(f"sqlite:///{tmp}/sandbox.sqlite")
+        now = await env.get_current_time()
+        async with content_worker(env.client, db, sandbox) as w:
+            h = await start_content(
+                env.client,
+                w,
+                db,
+                p.creator,
+                plan(now + timedelta(hours=6)),
+                version(),
+                checkpoints=[timedelta(hours=1), timedelta(hours=24)],
+            )
+            await _wait(h, Stage.draft)
+            await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=p.creator))
+            for stage, who in ((Stage.review_compliance, p.rc), (Stage.review_brand, p.brand)):
+                await _wait(h, stage)
+                st = await h.query(ContentWorkflow.current)
+                decision = (
+                    Decision.request_changes
+                    if stage is Stage.review_brand and st.version == 1
+                    else Decision.approve
+                )
+                await h.execute_update(
+                    ContentWorkflow.review,
+                    ReviewRequest(
+                        actor=who, stage=stage, version_hash=st.version_hash, decision=decision, notes="改一下语气"
+                    ),
+                )
+            await _wait(h, Stage.revision)
+            await h.execute_update(
+                ContentWorkflow.revise, ReviseRequest(actor=p.creator, content=version(body="新品来啦，欢迎体验"))
+            )
+            await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=p.creator))
+            for stage, who in (
+                (Stage.review_compliance, p.rc),
+                (Stage.review_brand, p.brand),
+                (Stage.review_final, p.ops),
+            ):
+                await _wait(h, stage)
+                st = await h.query(ContentWorkflow.current)
+                await h.execute_update(
+                    ContentWorkflow.review,
+                    ReviewRequest(actor=who, stage=stage, version_hash=st.version_hash, decision=Decision.approve),
+                )
+            await env.sleep(timedelta(hours=7))
+            await env.sleep(timedelta(hours=25))
+            await _wait(h, Stage.completed)
+            history = await h.fetch_history()
+        (HERE / "content_review_publish_track.json").write_text(history.to_json())
+        db.dispose()
+    await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
