@@ -10,6 +10,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from connectors import notifiers
 from connectors.sandbox import SandboxPlatform
 from core.interceptors import LoggingInterceptor
 from core.logging import configure_logging
@@ -45,7 +46,11 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as executor:
-        deps = Dependencies(db=db, connectors={"sandbox": SandboxPlatform(settings.effective_sandbox_url)})
+        deps = Dependencies(
+            db=db,
+            connectors={"sandbox": SandboxPlatform(settings.effective_sandbox_url)},
+            notifiers=notifiers.from_settings(settings),
+        )
         worker = build_worker(client, settings.task_queue, deps, executor)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         async with worker:

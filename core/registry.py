@@ -7,15 +7,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from activities.content import ContentActivities
+from activities.emergency import EmergencyActivities
 from activities.notify import NotificationActivities
 from activities.system import SystemActivities
 from connectors.base import PlatformConnector
+from connectors.notifiers import Notifier
 from connectors.registry import ConnectorRegistry
 from db.engine import Database
 from workflows.content import ContentWorkflow
+from workflows.drill import DrillWorkflow
+from workflows.emergency import EmergencyWorkflow
+from workflows.incident_task import IncidentTaskWorkflow
 from workflows.system import SystemCheckWorkflow
 
-WORKFLOWS: list[type] = [SystemCheckWorkflow, ContentWorkflow]
+WORKFLOWS: list[type] = [
+    SystemCheckWorkflow,
+    ContentWorkflow,
+    EmergencyWorkflow,
+    IncidentTaskWorkflow,
+    DrillWorkflow,
+]
 
 
 @dataclass
@@ -24,12 +35,15 @@ class Dependencies:
 
     db: Database
     connectors: dict[str, PlatformConnector] = field(default_factory=dict)
+    notifiers: list[Notifier] | None = None  # None: the log notifier only
 
 
 def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     system = SystemActivities(deps.db)
-    content = ContentActivities(deps.db, ConnectorRegistry(deps.db, deps.connectors))
-    notify = NotificationActivities(deps.db)
+    registry = ConnectorRegistry(deps.db, deps.connectors)
+    content = ContentActivities(deps.db, registry)
+    emergency = EmergencyActivities(deps.db, registry, deps.connectors.get("sandbox"))
+    notify = NotificationActivities(deps.db, deps.notifiers)
     return [
         system.check_database,
         content.sync_projection,
@@ -40,5 +54,12 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         content.confirm,
         content.fetch_metrics,
         content.retract,
+        emergency.project_incident,
+        emergency.record_event,
+        emergency.roster,
+        emergency.set_crisis_hold,
+        emergency.publish_statement,
+        emergency.open_drill_incident,
+        emergency.store_postmortem,
         notify.notify,
     ]

@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     )
     content_sla_business_hours: bool = Field(default=True, description="Count SLA time in working hours only")
 
+    # Internal notification channels; each is off until configured.
+    notify_wecom_webhook: str = ""
+    notify_dingtalk_webhook: str = ""
+    notify_dingtalk_secret: SecretStr = SecretStr("")
+    notify_feishu_webhook: str = ""
+    notify_feishu_secret: SecretStr = SecretStr("")
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "socialops@localhost"
+    smtp_to: list[str] = Field(default_factory=list)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="None: JSON when stdout is not a TTY.")

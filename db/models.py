@@ -217,6 +217,8 @@ class Notification(SQLModel, table=True):
     body: str = Field(default="", max_length=5000)
     ref: str = Field(default="", max_length=100, index=True)
     dedupe_key: str = Field(max_length=200)
+    drill: bool = Field(default=False)
+    delivered_at: datetime | None = _ts_optional()
 
 
 class ComplianceTerm(SQLModel, table=True):
@@ -230,3 +232,88 @@ class ComplianceTerm(SQLModel, table=True):
     note: str = Field(default="", max_length=500)
     active: bool = Field(default=True)
     created_at: datetime = _ts()
+
+
+# --- emergency response (R-5.1.6–R-5.2.9) ------------------------------------------------------------
+
+
+class IncidentPlanRow(SQLModel, table=True):
+    """A versioned plan per risk level; an incident keeps the version it started with."""
+
+    __tablename__ = "incident_plans"
+    __table_args__ = (UniqueConstraint("level", "version", name="uq_incident_plans_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    level: str = Field(max_length=16, index=True)
+    version: int
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(default="system", max_length=64)
+    note: str = Field(default="", max_length=2000)
+    created_at: datetime = _ts()
+
+
+class StatementTemplateRow(SQLModel, table=True):
+    """Statement library (R-5.1.7): versions; only versions approved by risk_compliance can be used."""
+
+    __tablename__ = "statement_templates"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_statement_templates_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, index=True)
+    version: int
+    scenario: str = Field(max_length=200)
+    level: str = Field(max_length=16)
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=5000)
+    status: str = Field(default="draft", max_length=16)
+    created_by: str = Field(default="system", max_length=64)
+    approved_by: str = Field(default="", max_length=64)
+    approved_at: datetime | None = _ts_optional()
+    created_at: datetime = _ts()
+
+
+class RiskMatrixRow(SQLModel, table=True):
+    __tablename__ = "risk_matrix"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cells: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    priority: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_by: str = Field(default="system", max_length=64)
+    updated_at: datetime = _ts()
+
+
+class Incident(SQLModel, table=True):
+    __tablename__ = "incidents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(default="", max_length=100)
+    title: str = Field(max_length=500)
+    description: str = Field(default="", max_length=10000)
+    topic: str = Field(default="", max_length=200, index=True)
+    mode: str = Field(default="real", max_length=16, index=True)
+    level: str = Field(default="", max_length=16, index=True)
+    stage: str = Field(default="confirming", max_length=32, index=True)
+    commander: str = Field(default="", max_length=64)
+    reported_by: str = Field(max_length=64)
+    evidence: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    figures: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    postmortem: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    drill_scenario: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    resolved_at: datetime | None = _ts_optional()
+
+
+class IncidentEvent(SQLModel, table=True):
+    """The incident's timeline, one row per step (decision, page, acknowledgement, statement …)."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (UniqueConstraint("incident_id", "seq", name="uq_incident_events_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    seq: int
+    at: datetime = _ts()
+    kind: str = Field(max_length=64)
+    actor: str = Field(max_length=64)
+    detail: str = Field(default="", max_length=5000)

@@ -23,6 +23,7 @@ class NotifyInput(BaseModel):
     recipient_user: str = ""
     ref: str = ""
     dedupe_key: str
+    drill: bool = False
 
 
 class ProjectionUpdate(BaseModel):
@@ -77,3 +78,60 @@ class RetractInput(BaseModel):
     publication: PublicationRecord
     reason: str
     at: datetime
+
+
+# --- emergency response ------------------------------------------------------------------------------
+
+
+class IncidentProjection(BaseModel):
+    incident_id: int
+    stage: str
+    level: str = ""
+    commander: str = ""
+    figures: dict[str, object] | None = None
+    resolved_at: datetime | None = None
+
+
+class EventInput(BaseModel):
+    incident_id: int
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    detail: str = ""
+
+
+class RosterInput(BaseModel):
+    roles: list[str]
+
+
+class HoldInput(BaseModel):
+    active: bool
+    reason: str
+    incident_id: str
+    actor: str
+
+
+class StatementPublishInput(BaseModel):
+    incident_id: int
+    statement_id: int
+    title: str
+    text: str
+    channels: list[str]
+    drill: bool
+    at: datetime
+
+
+class ChannelResult(BaseModel):
+    channel: str
+    ok: bool
+    external_id: str = ""
+    url: str = ""
+    error: str = ""
+
+
+class PostmortemInput(BaseModel):
+    incident_id: int
+    postmortem: dict[str, object]
+    plan_revision: dict[str, object] | None = None
+    actor: str

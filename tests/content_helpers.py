@@ -122,8 +122,10 @@ def insert_item(db: Database, owner: Actor, p: ContentPlan, v: VersionContent, *
             **kw,
         )
         s.add(item)
-        s.commit()
+        s.flush()
         assert item.id is not None
+        item.workflow_id = f"content-{item.id}"
+        s.commit()
         return item.id
 
 

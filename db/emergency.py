@@ -1,0 +1,91 @@
+"""Query functions for plans, the statement library, the risk matrix and incidents."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from db.models import Incident, IncidentPlanRow, RiskMatrixRow, StatementTemplateRow
+from domain.emergency import DrillScenario, Evidence, IncidentInput, IncidentPlan, Mode
+from domain.risk import RiskLevel, RiskMatrix, default_matrix
+
+
+def current_plans(session: Session) -> tuple[dict[RiskLevel, IncidentPlan], dict[RiskLevel, int]]:
+    plans: dict[RiskLevel, IncidentPlan] = {}
+    versions: dict[RiskLevel, int] = {}
+    for level in (RiskLevel.low, RiskLevel.medium, RiskLevel.high):
+        row = session.exec(
+            select(IncidentPlanRow)
+            .where(IncidentPlanRow.level == level.value)
+            .order_by(col(IncidentPlanRow.version).desc())
+        ).first()
+        if row is not None:
+            plans[level] = IncidentPlan.model_validate(row.content)
+            versions[level] = row.version
+    return plans, versions
+
+
+def matrix(session: Session) -> RiskMatrix:
+    row = session.get(RiskMatrixRow, 1)
+    if row is None:
+        return default_matrix()
+    return RiskMatrix.model_validate({"cells": row.cells, "priority": row.priority})
+
+
+def approved_template(session: Session, key: str) -> StatementTemplateRow | None:
+    return session.exec(
+        select(StatementTemplateRow)
+        .where(StatementTemplateRow.key == key, StatementTemplateRow.status == "approved")
+        .order_by(col(StatementTemplateRow.version).desc())
+    ).first()
+
+
+def next_template_version(session: Session, key: str) -> int:
+    current = session.exec(
+        select(func.max(StatementTemplateRow.version)).where(StatementTemplateRow.key == key)
+    ).one()
+    return int(current or 0) + 1
+
+
+def open_incident(
+    session: Session,
+    *,
+    title: str,
+    description: str,
+    reported_by: str,
+    evidence: list[Evidence],
+    topic: str = "",
+    mode: Mode = Mode.real,
+    drill: DrillScenario | None = None,
+) -> tuple[Incident, IncidentInput]:
+    """Insert the incident row (flushed, not committed) and build the workflow input from current plans."""
+    plans, versions = current_plans(session)
+    if set(plans) != {RiskLevel.low, RiskLevel.medium, RiskLevel.high}:
+        raise ValueError("plans: a plan for each of low, medium and high is required")
+    row = Incident(
+        title=title,
+        description=description,
+        topic=topic,
+        mode=mode.value,
+        reported_by=reported_by,
+        evidence=[e.model_dump() for e in evidence],
+        drill_scenario=drill.model_dump(mode="json") if drill else None,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    row.workflow_id = f"incident-{row.id}"
+    m = matrix(session)
+    inp = IncidentInput(
+        incident_id=row.id,
+        title=title,
+        description=description,
+        reported_by=reported_by,
+        evidence=evidence,
+        topic=topic,
+        mode=mode,
+        plans=plans,
+        plan_versions=versions,
+        matrix_cells={i.value: {k.value: v.value for k, v in row_.items()} for i, row_ in m.cells.items()},
+        drill=drill,
+    )
+    return row, inp

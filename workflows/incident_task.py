@@ -1,0 +1,106 @@
+"""``incident-{id}-task-{n}`` — one coordination task or post-mortem action item, with owner, deadline, reminders."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notify import NotificationActivities
+    from core.temporal import SA_MODE, SA_OWNER, SA_PROCESS, SA_STAGE
+    from domain.activity_io import NotifyInput
+    from domain.emergency import Mode, TaskInput, TaskResult, TaskUpdate
+    from domain.errors import reject
+    from domain.roles import Role
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
+SUPERVISORS = frozenset({Role.ops_head, Role.leadership})
+
+
+@workflow.defn
+class IncidentTaskWorkflow:
+    @workflow.init
+    def __init__(self, inp: TaskInput) -> None:
+        self.inp = inp
+        self.result: TaskResult | None = None
+
+    @workflow.query
+    def current(self) -> TaskResult:
+        return self.result or TaskResult(status="open")
+
+    @workflow.update
+    def complete(self, req: TaskUpdate) -> TaskResult:
+        self.result = TaskResult(status="done", note=req.note, by=req.actor.name, at=workflow.now())
+        return self.result
+
+    @complete.validator
+    def _check_complete(self, req: TaskUpdate) -> None:
+        if self.result is not None:
+            raise reject("stage", f"the task is already {self.result.status}")
+        if req.actor.name != self.inp.owner and not set(req.actor.roles) & SUPERVISORS:
+            raise reject("actor", "only the task owner, ops_head or leadership may complete it")
+
+    @workflow.run
+    async def run(self, inp: TaskInput) -> TaskResult:
+        workflow.upsert_search_attributes(
+            [
+                SA_PROCESS.value_set("incident_task"),
+                SA_OWNER.value_set(inp.owner),
+                SA_STAGE.value_set("open"),
+                SA_MODE.value_set(inp.mode.value),
+            ]
+        )
+        drill = inp.mode is Mode.drill
+        await self._notify("info", f"任务：{inp.title}", f"截止 {inp.due_at.isoformat()}", "assigned", drill)
+        try:
+            remind_at = inp.due_at - inp.remind_before
+            for at, kind, what in ((remind_at, "reminder", "即将到期"), (inp.due_at, "escalation", "已逾期")):
+                wait = at - workflow.now()
+                if wait > timedelta(0):
+                    try:
+                        await workflow.wait_condition(lambda: self.result is not None, timeout=wait)
+                    except TimeoutError:
+                        pass
+                if self.result is not None:
+                    break
+                await self._notify(kind, f"任务{what}：{inp.title}", f"负责人 {inp.owner}", kind, drill)
+                if kind == "escalation":
+                    await self._notify(
+                        kind,
+                        f"任务{what}：{inp.title}",
+                        f"负责人 {inp.owner}",
+                        "escalation-ops",
+                        drill,
+                        role=Role.ops_head.value,
+                    )
+            await workflow.wait_condition(lambda: self.result is not None)
+        except asyncio.CancelledError:
+            self.result = TaskResult(status="waived", at=workflow.now())
+            workflow.upsert_search_attributes([SA_STAGE.value_set("waived")])
+            return self.result
+        assert self.result is not None
+        workflow.upsert_search_attributes([SA_STAGE.value_set(self.result.status)])
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.result
+
+    async def _notify(self, kind: str, subject: str, body: str, key: str, drill: bool, role: str = "") -> None:
+        await workflow.execute_activity_method(
+            NotificationActivities.notify,
+            NotifyInput(
+                kind=kind,
+                subject=subject,
+                body=body,
+                recipient_user="" if role else self.inp.owner,
+                recipient_role=role,
+                ref=f"incident:{self.inp.incident_id}",
+                drill=drill,
+                dedupe_key=f"{workflow.info().workflow_id}-{key}",
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
