@@ -13,7 +13,7 @@ from temporalio.client import Client
 from api.deps import TemporalGateway
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, audit_log, content, health, operations
+from api.routes import accounts, audit_log, content, health, incidents, operations, plans
 from core.settings import Settings, get_settings
 from db.engine import Database
 
@@ -62,4 +62,6 @@ def create_app(
     app.include_router(audit_log.router)
     app.include_router(content.router)
     app.include_router(operations.router)
+    app.include_router(incidents.router)
+    app.include_router(plans.router)
     return app

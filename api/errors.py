@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -42,6 +43,9 @@ def conflict(message: str, **extra: Any) -> ApiError:
     return ApiError(409, "conflict", message, **extra)
 
 
+_NAMED = re.compile(r"^([a-z_][a-z0-9_.]*): (.+)$", re.DOTALL)
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header"}:
@@ -59,7 +63,12 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = []
         for err in exc.errors():
             reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-            fields.append({"field": _field_name(tuple(err.get("loc", ()))), "reason": reason})
+            field = _field_name(tuple(err.get("loc", ())))
+            named = _NAMED.match(reason)
+            if named:  # a model-level check that names its field: "text: give …"
+                prefix = "" if field == "body" else f"{field}."
+                field, reason = prefix + named.group(1), named.group(2)
+            fields.append({"field": field, "reason": reason})
         first = fields[0] if fields else {"field": "body", "reason": "invalid"}
         return JSONResponse(
             {

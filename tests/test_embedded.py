@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -59,10 +60,35 @@ def _start(tmp_path: Path, api: int, grpc: int, ui: int) -> subprocess.Popen[str
     )
 
 
+class Output:
+    """Collects a child's stdout in a thread, so the test can wait for a line and still read all of it."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        assert proc.stdout is not None
+        self.thread = threading.Thread(
+            target=lambda: self.lines.extend(iter(proc.stdout.readline, "")), daemon=True
+        )  # type: ignore[union-attr]
+        self.thread.start()
+
+    def text(self) -> str:
+        self.thread.join(timeout=30)
+        return "".join(self.lines)
+
+    def wait_for(self, needle: str, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(needle in line for line in list(self.lines)):
+                return
+            assert proc.poll() is None, "".join(self.lines)
+            time.sleep(0.2)
+        pytest.fail(f"never printed {needle!r}: {''.join(self.lines)[-2000:]}")
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert proc.poll() is None
         try:
             r = httpx.get(url, timeout=6)
             if r.status_code == 200:
@@ -76,7 +102,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 120) -
 def test_up_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
     api, grpc, ui = free_port(), free_port(), free_port()
     proc = _start(tmp_path, api, grpc, ui)
+    output = Output(proc)
     try:
+        output.wait_for("socialops is running", proc)
         health = _wait_healthy(f"http://127.0.0.1:{api}/health", proc)
         assert all(c["ok"] for c in health.json()["components"].values())
         assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=10).status_code == 200  # Temporal Web UI
@@ -84,7 +112,8 @@ def test_up_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
         assert len(children) >= 3  # dev server, worker, API
     finally:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+    out = output.text()
     assert proc.returncode == 0, out
     token = next(w for w in out.split() if w.startswith("sop_"))
     assert f"http://127.0.0.1:{ui}" in out and "stopped." in out
@@ -94,13 +123,15 @@ def test_up_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
 
     # Second run reuses the data: no new admin token, the first one still works.
     proc = _start(tmp_path, api, grpc, ui)
+    output = Output(proc)
     try:
-        _wait_healthy(f"http://127.0.0.1:{api}/health", proc)
+        output.wait_for("socialops is running", proc)
         me = httpx.get(f"http://127.0.0.1:{api}/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["roles"] == ["admin"]
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
+    out = output.text()
     assert "sop_" not in out and proc.returncode == 0
 
 

@@ -108,6 +108,15 @@ class EmergencyWorkflow:
         self.drill_over = False
         self.children: dict[int, ChildWorkflowHandle[IncidentTaskWorkflow, TaskResult]] = {}
         self.background: list[asyncio.Task[None]] = []
+        # The report is the first line of the timeline before any handler can run.
+        self.state.timeline.append(
+            TimelineEntry(
+                at=workflow.now(),
+                kind="reported",
+                actor=inp.reported_by,
+                detail=f"{inp.title}（证据 {len(inp.evidence)} 条）",
+            )
+        )
 
     # --- queries -------------------------------------------------------------------------------------
 
@@ -441,8 +450,8 @@ class EmergencyWorkflow:
     @workflow.run
     async def run(self, inp: IncidentInput) -> IncidentState:
         workflow.upsert_search_attributes([SA_PROCESS.value_set("incident"), SA_MODE.value_set(inp.mode.value)])
+        await self._persist(self.state.timeline[0], 1)
         await self._set_stage(IncidentStage.confirming)
-        await self._event("reported", inp.reported_by, f"{inp.title}（证据 {len(inp.evidence)} 条）")
         if inp.drill is not None:
             self.background.append(asyncio.create_task(self._drill_clock(inp.drill.duration)))
         try:
@@ -871,9 +880,12 @@ class EmergencyWorkflow:
     async def _event(self, kind: str, actor: str, detail: str) -> None:
         entry = TimelineEntry(at=workflow.now(), kind=kind, actor=actor, detail=detail)
         self.state.timeline.append(entry)
+        await self._persist(entry, len(self.state.timeline))
+
+    async def _persist(self, entry: TimelineEntry, seq: int) -> None:
         await workflow.execute_activity_method(
             EmergencyActivities.record_event,
-            EventInput(incident_id=self.inp.incident_id, seq=len(self.state.timeline), **entry.model_dump()),
+            EventInput(incident_id=self.inp.incident_id, seq=seq, **entry.model_dump()),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )
