@@ -191,6 +191,40 @@ def seed_content(base_url: str, tokens: dict[str, str]) -> list[str]:
     c.approve_until(cid, "scheduled")
     c.wait_stage(cid, {"tracking", "completed"}, timeout=180)
     done.append("已发布、数据追踪中（沙箱平台）：秋季新品回顾")
+
+    iid = c.call(
+        "zhou.hudong",
+        "POST",
+        "/incidents",
+        {
+            "title": "用户反映智能暖手宝充电发热",
+            "description": "微博上三位用户发帖称充电时外壳发热，已有转发",
+            "evidence": [{"url": "demo://weibo/post/1001", "note": "用户原帖截图"}],
+        },
+    )["id"]
+    c.call(
+        "wang.fengkong",
+        "POST",
+        f"/incidents/{iid}/confirm",
+        {"truth": "uncertain", "scope": "少量用户，华东地区", "impact": "moderate", "likelihood": "likely"},
+    )
+    done.append("中风险事件处置中：用户反映智能暖手宝充电发热")
+    c.call(
+        "wang.fengkong",
+        "POST",
+        "/drill-schedules",
+        {
+            "key": "quarterly",
+            "note": "每季度危机演练",
+            "scenario": {
+                "name": "季度危机演练：产品安全谣言",
+                "description": "模拟网传产品爆炸的谣言",
+                "duration": "PT2H",
+            },
+            "calendar": {"months": [3, 6, 9, 12], "day_of_month": 15, "hour": 10},
+        },
+    )
+    done.append("演练计划：每季度 15 日 10:00（Asia/Shanghai）")
     return done
 
 

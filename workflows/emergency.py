@@ -543,6 +543,15 @@ class EmergencyWorkflow:
         workflow.upsert_search_attributes([SA_RISK_LEVEL.value_set(level.value)])
         if first:
             await self._event("plan_activated", actor, f"{self.plan.title}（v{self.state.plan_version}）")
+            # Internal notification: every level on the escalation path hears of it at once.
+            for role in dict.fromkeys(self.plan.escalation_path):
+                await self._notify(
+                    "alert",
+                    f"应急预案已启动（{level.value}）：{self.inp.title}",
+                    f"{self.plan.title}；范围：{self.state.scope}",
+                    role=role.value,
+                    key=f"activated-{role.value}",
+                )
         else:
             await self._event(
                 "relevelled", actor, f"{before.value if before else '-'} → {level.value}：{self.plan.title}"

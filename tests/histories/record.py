@@ -97,5 +97,83 @@ async def main() -> None:
     await env.shutdown()
 
 
+async def record_incident() -> None:
+    """A high incident: confirm, team, statement, task, resolve, post-mortem."""
+    from domain.emergency import (
+        AckRequest,
+        ApproveStatementRequest,
+        ConfirmRequest,
+        DraftStatementRequest,
+        IncidentStage,
+        PostmortemRequest,
+        ResolveRequest,
+        StatementKind,
+        StatementRef,
+        Truth,
+    )
+    from domain.risk import Impact, Likelihood
+    from tests.emergency_helpers import seed_team, start_incident
+    from workflows.emergency import EmergencyWorkflow
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+    )
+    await ensure_search_attributes(env.client, "default")
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/db.sqlite")
+        migrate.upgrade(db.engine)
+        seed_accounts(db)
+        t = seed_team(db)
+        sandbox = SandboxPlatform(f"sqlite:///{tmp}/sandbox.sqlite")
+        async with content_worker(env.client, db, sandbox) as w:
+            h = await start_incident(env.client, w, db)
+
+            async def stage_is(*stages: IncidentStage) -> None:
+                for _ in range(300):
+                    if (await h.query(EmergencyWorkflow.current)).stage in stages:
+                        return
+                    await asyncio.sleep(0.05)
+                raise RuntimeError(f"never reached {stages}")
+
+            await stage_is(IncidentStage.confirming)
+            await h.execute_update(
+                EmergencyWorkflow.confirm,
+                ConfirmRequest(
+                    actor=t.rc, truth=Truth.confirmed, impact=Impact.major, likelihood=Likelihood.likely
+                ),
+            )
+            await stage_is(IncidentStage.assembling)
+            for who in (t.lead, t.ops, t.rc, t.mkt):
+                await h.execute_update(EmergencyWorkflow.acknowledge, AckRequest(actor=who))
+            s = await h.execute_update(
+                EmergencyWorkflow.draft_statement,
+                DraftStatementRequest(
+                    actor=t.ops, kind=StatementKind.full, text="我们深表歉意，已全面排查。", channels=["weibo"]
+                ),
+            )
+            await h.execute_update(
+                EmergencyWorkflow.approve_statement,
+                ApproveStatementRequest(actor=t.lead, statement_id=s.id, text_hash=s.text_hash),
+            )
+            await h.execute_update(
+                EmergencyWorkflow.publish_statement, StatementRef(actor=t.ops, statement_id=s.id)
+            )
+            await env.sleep(timedelta(hours=5))
+            await h.execute_update(EmergencyWorkflow.resolve, ResolveRequest(actor=t.lead, summary="已平息"))
+            await stage_is(IncidentStage.resolved)
+            await h.execute_update(EmergencyWorkflow.postmortem, PostmortemRequest(actor=t.lead, causes="供应链"))
+            await h.result()
+            history = await h.fetch_history()
+        (HERE / "incident_high_to_postmortem.json").write_text(history.to_json())
+        db.dispose()
+    await env.shutdown()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    import sys
+
+    which = sys.argv[1:] or ["content", "incident"]
+    if "content" in which:
+        asyncio.run(main())
+    if "incident" in which:
+        asyncio.run(record_incident())
