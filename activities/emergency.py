@@ -21,6 +21,7 @@ from db.models import (
     IncidentEvent,
     IncidentPlanRow,
     PlatformAccount,
+    TopicIncident,
     User,
     UserRole,
     utcnow,
@@ -62,6 +63,11 @@ class EmergencyActivities:
             if inp.resolved_at is not None:
                 row.resolved_at = inp.resolved_at
             session.add(row)
+            if inp.stage in ("closed", "false_alarm"):  # the topic may open a new incident from now on
+                for lock in session.exec(
+                    select(TopicIncident).where(TopicIncident.incident_id == inp.incident_id)
+                ):
+                    session.delete(lock)
             session.commit()
 
     @activity.defn

@@ -13,13 +13,13 @@ from temporalio.client import Client
 from api.deps import TemporalGateway
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, audit_log, content, health, incidents, operations, plans
+from api.routes import accounts, audit_log, content, health, incidents, monitoring, operations, plans
 from core.settings import Settings, get_settings
 from db.engine import Database
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 # Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
-SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics"})
+SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics", "/monitoring/ingest/{source_key}"})
 
 
 def iter_api_routes(routes: list[Any]) -> Iterator[APIRoute]:
@@ -64,4 +64,5 @@ def create_app(
     app.include_router(operations.router)
     app.include_router(incidents.router)
     app.include_router(plans.router)
+    app.include_router(monitoring.router)
     return app

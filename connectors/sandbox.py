@@ -61,7 +61,20 @@ faults = Table(
     Column("remaining", Integer, nullable=False),
 )
 
-FAULT_MODES = ("fail", "timeout_after_accept", "tamper")
+FAULT_MODES = ("fail", "timeout_after_accept", "tamper", "negative_event")
+
+_CHATTER = [
+    "今天入手了{b}的新品，包装很用心，体验不错",
+    "{b}的客服回复挺快的，问题解决了",
+    "有人用过{b}吗？想听听大家的意见",
+    "{b}发布会看了，新功能挺有意思",
+    "朋友推荐的{b}，用了一周感觉还行",
+]
+_NEGATIVE_EVENT = [
+    "{b}的暖手宝充电时突然起火，太吓人了，有安全隐患！",
+    "刚看到新闻，{b}产品自燃，家里的赶紧拔掉吧",
+    "{b}产品爆炸烫伤了孩子，我们要起诉，维权到底",
+]
 
 
 class SandboxPlatform:
@@ -186,6 +199,35 @@ class SandboxPlatform:
             raise NotSupported(f"{platform.value} does not allow editing a published post")
         with self.engine.begin() as conn:
             conn.execute(update(posts).where(posts.c.external_id == external_id).values(text=text))
+
+    # -- monitoring: platform search ----------------------------------------------------------------
+    def search(
+        self, platform: Platform, terms: list[str], since: datetime, until: datetime
+    ) -> list[dict[str, object]]:
+        """A deterministic stream of posts mentioning ``terms[0]``: one every 20 minutes, plus a scripted
+        negative event (safety terms, big accounts, fast reposts) while a ``negative_event`` fault is armed."""
+        if not terms:
+            return []
+        brand = terms[0]
+        out: list[dict[str, object]] = []
+        step = 20 * 60
+        start = int(since.timestamp()) // step * step + step
+        for ts in range(start, int(until.timestamp()) + 1, step):
+            n = ts // step
+            out.append({
+                "external_id": f"{platform.value}-{n}", "text": _CHATTER[n % len(_CHATTER)].format(b=brand),
+                "author": f"用户{n % 997}", "author_followers": 100 + n % 5000, "engagement": n % 40,
+                "published_at": datetime.fromtimestamp(ts, UTC).isoformat(),
+            })  # fmt: skip
+        while self._take_fault(platform, "search") == "negative_event":
+            n = len(out)
+            out.append({
+                "external_id": f"{platform.value}-event-{uuid.uuid4().hex[:8]}",
+                "text": _NEGATIVE_EVENT[n % len(_NEGATIVE_EVENT)].format(b=brand),
+                "author": "大V曝光", "author_followers": 2_000_000, "engagement": 5000, "reposts": 1200,
+                "published_at": until.isoformat(),
+            })  # fmt: skip
+        return out
 
     # -- helpers ------------------------------------------------------------------------------------
     @staticmethod

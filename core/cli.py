@@ -159,8 +159,12 @@ def analyze_sentiment(text: str) -> None:
     from domain.sentiment import default_model
 
     label, p, conf = default_model().classify([text])[0]
-    typer.echo(json.dumps({"label": label.value, "positive_probability": round(p, 4), "confidence": round(conf, 4)},
-                          ensure_ascii=False))
+    typer.echo(
+        json.dumps(
+            {"label": label.value, "positive_probability": round(p, 4), "confidence": round(conf, 4)},
+            ensure_ascii=False,
+        )
+    )
 
 
 @analyze_app.command("eval")

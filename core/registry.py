@@ -8,6 +8,7 @@ from typing import Any
 
 from activities.content import ContentActivities
 from activities.emergency import EmergencyActivities
+from activities.monitoring import MonitoringActivities
 from activities.notify import NotificationActivities
 from activities.system import SystemActivities
 from connectors.base import PlatformConnector
@@ -18,6 +19,7 @@ from workflows.content import ContentWorkflow
 from workflows.drill import DrillWorkflow
 from workflows.emergency import EmergencyWorkflow
 from workflows.incident_task import IncidentTaskWorkflow
+from workflows.monitoring import MonitoringWorkflow
 from workflows.system import SystemCheckWorkflow
 
 WORKFLOWS: list[type] = [
@@ -26,6 +28,7 @@ WORKFLOWS: list[type] = [
     EmergencyWorkflow,
     IncidentTaskWorkflow,
     DrillWorkflow,
+    MonitoringWorkflow,
 ]
 
 
@@ -44,6 +47,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     content = ContentActivities(deps.db, registry)
     emergency = EmergencyActivities(deps.db, registry, deps.connectors.get("sandbox"))
     notify = NotificationActivities(deps.db, deps.notifiers)
+    monitoring = MonitoringActivities(deps.db, deps.connectors.get("sandbox"))
     return [
         system.check_database,
         content.sync_projection,
@@ -61,5 +65,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         emergency.publish_statement,
         emergency.open_drill_incident,
         emergency.store_postmortem,
+        monitoring.sweep,
+        monitoring.escalate,
         notify.notify,
     ]

@@ -46,6 +46,25 @@ def next_template_version(session: Session, key: str) -> int:
     return int(current or 0) + 1
 
 
+def input_for(session: Session, row: Incident) -> IncidentInput:
+    """The workflow input for an incident row (current plans), e.g. to join it with update-with-start."""
+    plans, versions = current_plans(session)
+    m = matrix(session)
+    assert row.id is not None
+    return IncidentInput(
+        incident_id=row.id,
+        title=row.title,
+        description=row.description,
+        reported_by=row.reported_by,
+        evidence=[Evidence.model_validate(e) for e in row.evidence],
+        topic=row.topic,
+        mode=Mode(row.mode),
+        plans=plans,
+        plan_versions=versions,
+        matrix_cells={i.value: {k.value: v.value for k, v in r.items()} for i, r in m.cells.items()},
+    )
+
+
 def open_incident(
     session: Session,
     *,

@@ -317,3 +317,110 @@ class IncidentEvent(SQLModel, table=True):
     kind: str = Field(max_length=64)
     actor: str = Field(max_length=64)
     detail: str = Field(default="", max_length=5000)
+
+
+# --- public-opinion monitoring (R-5.1.1–R-5.1.5) ----------------------------------------------------------
+
+
+class MonitorTopic(SQLModel, table=True):
+    __tablename__ = "monitor_topics"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=50, unique=True, index=True)
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    active: bool = Field(default=True)
+    spike_state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class MonitorSource(SQLModel, table=True):
+    __tablename__ = "monitor_sources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=50, unique=True, index=True)
+    kind: str = Field(max_length=16)  # rss | webhook | platform | manual
+    name: str = Field(default="", max_length=200)
+    url: str = Field(default="", max_length=1000)
+    authority: str = Field(default="individual", max_length=16)
+    secret: str = Field(default="", max_length=200)
+    active: bool = Field(default=True)
+    created_at: datetime = _ts()
+
+
+class MonitoredItem(SQLModel, table=True):
+    """One stored, labelled item; unique per source and external id (redeliveries store nothing new)."""
+
+    __tablename__ = "monitored_items"
+    __table_args__ = (
+        UniqueConstraint("source_key", "external_id", name="uq_monitored_items_external"),
+        Index("ix_monitored_items_topic_time", "topic_key", "ingested_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_key: str = Field(max_length=50)
+    external_id: str = Field(max_length=200)
+    topic_key: str = Field(default="", max_length=50)
+    topics: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    url: str = Field(default="", max_length=1000)
+    title: str = Field(default="", max_length=500)
+    text: str = Field(default="", max_length=20000)
+    author: str = Field(default="", max_length=200)
+    author_followers: int = Field(default=0)
+    engagement: int = Field(default=0)
+    reposts: int = Field(default=0)
+    published_at: datetime | None = _ts_optional()
+    ingested_at: datetime = _ts()
+    sentiment: str = Field(max_length=16, index=True)
+    sentiment_score: float = Field(default=0.5)
+    confidence: float = Field(default=0.0)
+    risk_level: str = Field(max_length=16, index=True)
+    priority: str = Field(default="", max_length=8)
+    impact: str = Field(default="", max_length=16)
+    likelihood: str = Field(default="", max_length=16)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    matched_terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    watch_status: str = Field(default="", max_length=16, index=True)  # "" | pending | confirmed | corrected
+    watch_reason: str = Field(default="", max_length=200)
+    reviewed_by: str = Field(default="", max_length=64)
+    reviewed_at: datetime | None = _ts_optional()
+    incident_id: int | None = Field(default=None)
+
+
+class LabelCorrection(SQLModel, table=True):
+    """A person's correction of a machine label, kept for retraining."""
+
+    __tablename__ = "label_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="monitored_items.id", index=True)
+    field: str = Field(max_length=32)
+    machine_value: str = Field(max_length=32)
+    human_value: str = Field(max_length=32)
+    text: str = Field(default="", max_length=20000)
+    by: str = Field(max_length=64)
+    at: datetime = _ts()
+
+
+class TopicStat(SQLModel, table=True):
+    __tablename__ = "topic_stats"
+    __table_args__ = (UniqueConstraint("topic_key", "window_start", name="uq_topic_stats_window"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic_key: str = Field(max_length=50, index=True)
+    window_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    volume: int = Field(default=0)
+    negative: int = Field(default=0)
+    high_risk: int = Field(default=0)
+    spike: bool = Field(default=False)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TopicIncident(SQLModel, table=True):
+    """At most one open incident per topic: the primary key is the lock."""
+
+    __tablename__ = "topic_incidents"
+
+    topic_key: str = Field(primary_key=True, max_length=50)
+    incident_id: int
+    opened_at: datetime = _ts()

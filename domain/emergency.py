@@ -399,6 +399,7 @@ class IncidentState(BaseModel):
     resolved_at: datetime | None = None
     resolution: str = ""
     postmortem: dict[str, Any] | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
 
 
 class TaskInput(BaseModel):
@@ -422,3 +423,8 @@ class TaskResult(BaseModel):
     note: str = ""
     by: str = ""
     at: datetime | None = None
+
+
+class EvidenceBatch(BaseModel):
+    source: str = Field(min_length=1, max_length=64)
+    items: list[Evidence] = Field(min_length=1, max_length=200)

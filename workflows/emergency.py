@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         AssessRequest,
         ConfirmRequest,
         DraftStatementRequest,
+        EvidenceBatch,
         IncidentInput,
         IncidentPlan,
         IncidentStage,
@@ -96,6 +97,7 @@ class EmergencyWorkflow:
             mode=inp.mode,
             stage=IncidentStage.confirming,
             started_at=workflow.now(),
+            evidence=list(inp.evidence),
         )
         self.plan: IncidentPlan | None = None
         self.activated_at: datetime | None = None
@@ -125,6 +127,21 @@ class EmergencyWorkflow:
         return self.state
 
     # --- updates -------------------------------------------------------------------------------------
+
+    @workflow.update
+    async def attach_evidence(self, batch: EvidenceBatch) -> int:
+        self.state.evidence += batch.items
+        await self._event(
+            "evidence_attached",
+            batch.source,
+            f"{len(batch.items)} 条证据：" + "；".join(e.note or e.url for e in batch.items[:3]),
+        )
+        return len(self.state.evidence)
+
+    @attach_evidence.validator
+    def _check_evidence(self, batch: EvidenceBatch) -> None:
+        if self.state.stage in (IncidentStage.closed, IncidentStage.false_alarm) or self.postmortem_done:
+            raise reject("stage", f"the incident is {self.state.stage.value}; open a new one")
 
     @workflow.update
     async def confirm(self, req: ConfirmRequest) -> IncidentState:

@@ -1,0 +1,474 @@
+"""Public-opinion monitoring (R-5.1): topics, sources, items, watch queue, statistics, the ingest webhook."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from sqlmodel import col, select
+from temporalio.common import WorkflowIDConflictPolicy
+
+from api import workflows as wf
+from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
+from api.errors import ApiError, bad_request, conflict, not_found
+from core.settings import Settings
+from db import audit
+from db.accounts import Principal
+from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, TopicStat, utcnow
+from db.monitoring import IngestResult, ingest
+from domain.monitoring import Authority, RawItem, TopicSpec
+from domain.monitoring_io import HighRisk, MonitorInput, MonitorState
+from domain.risk import RiskLevel
+from domain.roles import Role
+from domain.sentiment import Sentiment
+from workflows.monitoring import MonitoringWorkflow
+
+router = APIRouter(tags=["monitoring"])
+AnyUserDep = Annotated[Principal, Depends(authenticated())]
+WatchersDep = Annotated[
+    Principal,
+    Depends(
+        require_roles(Role.risk_compliance, Role.ops_head, Role.leadership, Role.marketing, Role.interaction_agent)
+    ),
+]
+ComplianceDep = Annotated[Principal, Depends(require_roles(Role.risk_compliance))]
+SourcesDep = Annotated[Principal, Depends(require_roles(Role.risk_compliance, Role.platform_admin))]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SIGNATURE_WINDOW_S = 300
+MAX_BATCH = 1000
+
+
+def monitor_id(key: str) -> str:
+    return f"monitor-{key}"
+
+
+async def _start_monitor(
+    client: TemporalDep, settings: Settings, spec: TopicSpec, high_risk: list[int] | None = None
+) -> None:
+    kwargs: dict[str, Any] = {}
+    if high_risk:
+        kwargs = {"start_signal": "high_risk", "start_signal_args": [HighRisk(item_ids=high_risk)]}
+    await client.start_workflow(
+        MonitoringWorkflow.run,
+        MonitorInput(spec=spec),
+        id=monitor_id(spec.key),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"舆情监测：{spec.name}",
+        **kwargs,
+    )
+
+
+class TopicOut(BaseModel):
+    key: str
+    active: bool
+    spec: TopicSpec
+    created_at: datetime
+    updated_at: datetime
+
+
+def _topic_out(row: MonitorTopic) -> TopicOut:
+    return TopicOut(
+        key=row.key,
+        active=row.active,
+        spec=TopicSpec.model_validate(row.spec),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _check_sources(session: SessionDep, spec: TopicSpec) -> None:
+    for i, key in enumerate(spec.sources):
+        if session.exec(select(MonitorSource).where(MonitorSource.key == key)).first() is None:
+            raise bad_request(f"sources.{i}", f"no source {key!r}; create it at POST /monitoring/sources first")
+
+
+@router.post(
+    "/monitoring/topics", response_model=TopicOut, status_code=201, summary="Watch a topic (starts its workflow)"
+)
+async def create_topic(
+    body: TopicSpec,
+    principal: ComplianceDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    rid: RequestIdDep,
+) -> TopicOut:
+    if session.exec(select(MonitorTopic).where(MonitorTopic.key == body.key)).first() is not None:
+        raise conflict(f"topic {body.key!r} exists; change it with PUT", field="key")
+    if not body.groups.all() and not body.query.strip():
+        raise bad_request("groups", "give at least one keyword or a query")
+    _check_sources(session, body)
+    row = MonitorTopic(key=body.key, spec=body.model_dump(mode="json"))
+    session.add(row)
+    session.flush()
+    try:
+        await _start_monitor(client, settings, body)
+    except Exception as exc:
+        session.rollback()
+        raise ApiError(503, "temporal_unavailable", f"could not start monitoring: {exc}") from exc
+    audit.record(
+        session, principal, "monitor_topic.create", f"topic:{body.key}", rid, body.model_dump(mode="json")
+    )
+    session.commit()
+    return _topic_out(row)
+
+
+@router.put(
+    "/monitoring/topics/{key}",
+    response_model=TopicOut,
+    summary="Change a topic; applies to the running workflow at once",
+)
+async def update_topic(
+    key: str,
+    body: TopicSpec,
+    principal: ComplianceDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    rid: RequestIdDep,
+) -> TopicOut:
+    row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
+    if row is None:
+        raise not_found("topic", key)
+    if body.key != key:
+        raise bad_request("key", "the key in the body must match the URL")
+    _check_sources(session, body)
+    try:
+        await wf.execute_update(client, monitor_id(key), MonitoringWorkflow.update_topic, body)
+    except ApiError as exc:
+        if exc.code != "process_closed":
+            raise
+        await _start_monitor(client, settings, body)
+    row.spec, row.active, row.updated_at = body.model_dump(mode="json"), True, utcnow()
+    session.add(row)
+    audit.record(session, principal, "monitor_topic.update", f"topic:{key}", rid, body.model_dump(mode="json"))
+    session.commit()
+    return _topic_out(row)
+
+
+@router.get("/monitoring/topics", response_model=list[TopicOut])
+def list_topics(_: WatchersDep, session: SessionDep) -> list[TopicOut]:
+    return [_topic_out(r) for r in session.exec(select(MonitorTopic).order_by(col(MonitorTopic.id)))]
+
+
+@router.get("/monitoring/topics/{key}/state", response_model=MonitorState, summary="The running workflow's state")
+async def topic_state(key: str, _: WatchersDep, client: TemporalDep) -> MonitorState:
+    st: MonitorState = await wf.query(client, monitor_id(key), MonitoringWorkflow.current)
+    return st
+
+
+class StatOut(BaseModel):
+    window_start: datetime
+    volume: int
+    negative: int
+    high_risk: int
+    spike: bool
+    detail: dict[str, Any]
+
+
+@router.get(
+    "/monitoring/topics/{key}/stats", response_model=list[StatOut], summary="Per-sweep volume, negatives, spikes"
+)
+def topic_stats(
+    key: str,
+    _: WatchersDep,
+    session: SessionDep,
+    since: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=2000)] = 200,
+) -> list[StatOut]:
+    stmt = select(TopicStat).where(TopicStat.topic_key == key)
+    if since:
+        stmt = stmt.where(col(TopicStat.window_start) >= since)
+    rows = session.exec(stmt.order_by(col(TopicStat.window_start).desc()).limit(limit)).all()
+    return [StatOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+class SourceIn(BaseModel):
+    key: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9-]+$")
+    kind: str = Field(pattern=r"^(rss|webhook|platform|manual)$")
+    name: str = Field(default="", max_length=200)
+    url: str = Field(default="", max_length=1000, description="rss: the feed URL; platform: sandbox://weibo")
+    authority: Authority = Authority.individual
+
+
+class SourceOut(BaseModel):
+    key: str
+    kind: str
+    name: str
+    url: str
+    authority: str
+    active: bool
+    secret: str | None = Field(default=None, description="webhook sources: the HMAC secret, shown once")
+
+
+@router.post("/monitoring/sources", response_model=SourceOut, status_code=201)
+def create_source(body: SourceIn, principal: SourcesDep, session: SessionDep, rid: RequestIdDep) -> SourceOut:
+    if session.exec(select(MonitorSource).where(MonitorSource.key == body.key)).first() is not None:
+        raise conflict(f"source {body.key!r} exists", field="key")
+    if body.kind == "rss" and not body.url.startswith(("http://", "https://")):
+        raise bad_request("url", "an RSS/Atom source needs an http(s) URL")
+    secret = secrets.token_urlsafe(32) if body.kind == "webhook" else ""
+    row = MonitorSource(
+        key=body.key,
+        kind=body.kind,
+        name=body.name or body.key,
+        url=body.url,
+        authority=body.authority.value,
+        secret=secret,
+    )
+    session.add(row)
+    audit.record(
+        session, principal, "monitor_source.create", f"source:{body.key}", rid, body.model_dump(mode="json")
+    )
+    session.commit()
+    return SourceOut(
+        key=row.key,
+        kind=row.kind,
+        name=row.name,
+        url=row.url,
+        authority=row.authority,
+        active=row.active,
+        secret=secret or None,
+    )
+
+
+@router.get("/monitoring/sources", response_model=list[SourceOut])
+def list_sources(_: WatchersDep, session: SessionDep) -> list[SourceOut]:
+    rows = session.exec(select(MonitorSource).order_by(col(MonitorSource.id))).all()
+    return [
+        SourceOut(key=r.key, kind=r.kind, name=r.name, url=r.url, authority=r.authority, active=r.active)
+        for r in rows
+    ]
+
+
+class IngestOut(BaseModel):
+    stored: int
+    duplicates: int
+    watch: int
+    high_risk: dict[str, list[int]]
+
+
+async def _escalate_now(client: TemporalDep, session: SessionDep, settings: Settings, res: IngestResult) -> None:
+    """High-risk items go to their topic's monitoring workflow at once (signal-with-start)."""
+    for key, ids in res.high_risk.items():
+        row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
+        if row is not None:
+            await _start_monitor(client, settings, TopicSpec.model_validate(row.spec), ids)
+
+
+def _valid(x: object) -> bool:
+    try:
+        RawItem.model_validate(x)
+        return True
+    except ValidationError:
+        return False
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+@router.post(
+    "/monitoring/ingest/{source_key}",
+    response_model=IngestOut,
+    summary="Webhook for bought monitoring services: HMAC-SHA256 signed, idempotent per external id",
+)
+async def ingest_webhook(
+    source_key: str, request: Request, session: SessionDep, client: TemporalDep, settings: SettingsDep
+) -> IngestOut:
+    source = session.exec(select(MonitorSource).where(MonitorSource.key == source_key)).first()
+    if source is None or source.kind != "webhook" or not source.active:
+        raise ApiError(404, "not_found", f"no active webhook source {source_key!r}")
+    ts = request.headers.get("x-socialops-timestamp", "")
+    sig = request.headers.get("x-socialops-signature", "").removeprefix("sha256=")
+    body = await request.body()
+    if not ts.isdigit():
+        raise ApiError(
+            401, "bad_signature", "X-Socialops-Timestamp must be Unix seconds", field="X-Socialops-Timestamp"
+        )
+    if abs(time.time() - int(ts)) > SIGNATURE_WINDOW_S:
+        raise ApiError(
+            401,
+            "stale_timestamp",
+            f"the timestamp is more than {SIGNATURE_WINDOW_S}s from now; "
+            "resend with a fresh timestamp and signature",
+            field="X-Socialops-Timestamp",
+        )
+    if not sig or not hmac.compare_digest(sig, signature(source.secret, ts, body)):
+        raise ApiError(
+            401,
+            "bad_signature",
+            "X-Socialops-Signature must be hex HMAC-SHA256(secret, timestamp + '.' + body)",
+            field="X-Socialops-Signature",
+        )
+    try:
+        payload = json.loads(body)
+        items = [RawItem.model_validate(x) for x in payload["items"]]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        index = next((i for i, x in enumerate(payload["items"]) if not _valid(x)), 0)
+        raise bad_request(f"items.{index}." + ".".join(str(p) for p in err["loc"]), err["msg"]) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise bad_request("items", f'expected {{"items": [{{external_id, text, …}}]}}: {exc}') from None
+    if len(items) > MAX_BATCH:
+        raise bad_request("items", f"at most {MAX_BATCH} items per request")
+    res = ingest(session, source, items, datetime.now(UTC))
+    session.commit()
+    await _escalate_now(client, session, settings, res)
+    return IngestOut(
+        stored=len(res.stored), duplicates=res.duplicates, watch=res.watch, high_risk=dict(res.high_risk)
+    )
+
+
+class ManualIn(BaseModel):
+    items: list[RawItem] = Field(min_length=1, max_length=100)
+    authority: Authority = Authority.individual
+
+
+@router.post(
+    "/monitoring/items", response_model=IngestOut, status_code=201, summary="Submit items by hand (R-5.1.3)"
+)
+async def submit_items(
+    body: ManualIn,
+    principal: WatchersDep,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    rid: RequestIdDep,
+) -> IngestOut:
+    key = f"manual-{body.authority.value}"
+    source = session.exec(select(MonitorSource).where(MonitorSource.key == key)).first()
+    if source is None:
+        source = MonitorSource(key=key, kind="manual", name="人工提交", authority=body.authority.value)
+        session.add(source)
+        session.flush()
+    res = ingest(session, source, body.items, datetime.now(UTC))
+    audit.record(session, principal, "monitor_item.submit", f"source:{key}", rid, {"items": len(body.items)})
+    session.commit()
+    await _escalate_now(client, session, settings, res)
+    return IngestOut(
+        stored=len(res.stored), duplicates=res.duplicates, watch=res.watch, high_risk=dict(res.high_risk)
+    )
+
+
+class ItemOut(BaseModel):
+    id: int
+    source_key: str
+    external_id: str
+    topic_key: str
+    topics: list[str]
+    url: str
+    title: str
+    text: str
+    author: str
+    ingested_at: datetime
+    published_at: datetime | None
+    sentiment: str
+    sentiment_score: float
+    confidence: float
+    risk_level: str
+    priority: str
+    impact: str
+    likelihood: str
+    reasons: list[str]
+    matched_terms: list[str]
+    watch_status: str
+    watch_reason: str
+    reviewed_by: str
+    incident_id: int | None
+
+
+@router.get("/monitoring/items", response_model=list[ItemOut])
+def list_items(
+    _: WatchersDep,
+    session: SessionDep,
+    topic: str | None = None,
+    risk: RiskLevel | None = None,
+    sentiment: Sentiment | None = None,
+    source: str | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    watch: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ItemOut]:
+    stmt = select(MonitoredItem)
+    if topic:
+        stmt = stmt.where(MonitoredItem.topic_key == topic)
+    if risk:
+        stmt = stmt.where(MonitoredItem.risk_level == risk.value)
+    if sentiment:
+        stmt = stmt.where(MonitoredItem.sentiment == sentiment.value)
+    if source:
+        stmt = stmt.where(MonitoredItem.source_key == source)
+    if since:
+        stmt = stmt.where(col(MonitoredItem.ingested_at) >= since)
+    if until:
+        stmt = stmt.where(col(MonitoredItem.ingested_at) < until)
+    if watch is not None:
+        stmt = stmt.where(MonitoredItem.watch_status == "pending") if watch else stmt
+    rows = session.exec(stmt.order_by(col(MonitoredItem.id).desc()).limit(limit)).all()
+    return [ItemOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/monitoring/watch", response_model=list[ItemOut], summary="Human watch queue (R-5.1.3)")
+def watch_queue(
+    _: WatchersDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[ItemOut]:
+    rows = session.exec(
+        select(MonitoredItem)
+        .where(MonitoredItem.watch_status == "pending")
+        .order_by(col(MonitoredItem.priority), col(MonitoredItem.id))
+        .limit(limit)
+    ).all()
+    return [ItemOut.model_validate(r, from_attributes=True) for r in rows]
+
+
+class ReviewIn(BaseModel):
+    sentiment: Sentiment | None = None
+    risk_level: RiskLevel | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+@router.post("/monitoring/items/{item_id}/review", response_model=ItemOut, summary="Confirm or correct a label")
+def review_item(
+    item_id: int, body: ReviewIn, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep
+) -> ItemOut:
+    row = session.get(MonitoredItem, item_id)
+    if row is None:
+        raise not_found("item", item_id)
+    corrected = False
+    for field_name, value in (("sentiment", body.sentiment), ("risk_level", body.risk_level)):
+        if value is not None and getattr(row, field_name) != value.value:
+            session.add(
+                LabelCorrection(
+                    item_id=item_id,
+                    field=field_name,
+                    machine_value=getattr(row, field_name),
+                    human_value=value.value,
+                    text=f"{row.title} {row.text}".strip(),
+                    by=principal.name,
+                )
+            )
+            setattr(row, field_name, value.value)
+            corrected = True
+    row.watch_status = "corrected" if corrected else "confirmed"
+    row.reviewed_by, row.reviewed_at = principal.name, utcnow()
+    session.add(row)
+    audit.record(
+        session,
+        principal,
+        "monitor_item.review",
+        f"item:{item_id}",
+        rid,
+        {"corrected": corrected, **body.model_dump(mode="json")},
+    )
+    session.commit()
+    return ItemOut.model_validate(row, from_attributes=True)

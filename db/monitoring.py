@@ -1,0 +1,139 @@
+"""The monitoring pipeline: match → sentiment → risk → store (deduplicated) → watch queue, in batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import case
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from db.emergency import matrix as load_matrix
+from db.models import MonitoredItem, MonitorSource, MonitorTopic
+from domain.monitoring import Authority, ItemSignals, RawItem, TopicMatcher, TopicSpec, assess
+from domain.risk import LEVEL_ORDER, RiskLevel, RiskMatrix
+from domain.sentiment import Sentiment, SentimentModel, default_model
+
+LOW_CONFIDENCE = 0.3
+
+
+@dataclass
+class IngestResult:
+    stored: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    high_risk: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    watch: int = 0
+
+
+class Analyzer:
+    """Compiled once per set of topics; analyses batches without touching the database."""
+
+    def __init__(self, topics: list[TopicSpec], matrix: RiskMatrix, model: SentimentModel | None = None) -> None:
+        self.matchers = [TopicMatcher(t) for t in topics]
+        self.matrix = matrix
+        self.model = model or default_model()
+
+    def analyse(self, source: MonitorSource, items: list[RawItem], recent: dict[str, tuple[int, int]],
+                keep_unmatched: bool, now: datetime) -> list[MonitoredItem]:  # fmt: skip
+        sentiments = self.model.classify([f"{i.title} {i.text}".strip() for i in items])
+        # Count this batch into each topic's recent traffic before assessing it.
+        matches = [[(m.spec.key, m.match(f"{i.title} {i.text}")) for m in self.matchers] for i in items]
+        traffic = {k: list(v) for k, v in recent.items()}
+        for item_matches, (label, _, _) in zip(matches, sentiments, strict=True):
+            for key, tm in item_matches:
+                if tm.matched:
+                    t = traffic.setdefault(key, [0, 0])
+                    t[0] += 1
+                    t[1] += label is Sentiment.negative
+        out: list[MonitoredItem] = []
+        authority = (
+            Authority(source.authority) if source.authority in Authority.__members__ else Authority.individual
+        )
+        for raw, item_matches, (label, p, conf) in zip(items, matches, sentiments, strict=True):
+            hits = [(k, tm) for k, tm in item_matches if tm.matched]
+            if not hits and not keep_unmatched:
+                continue
+            primary = hits[0][0] if hits else ""
+            volume, negative = traffic.get(primary, (0, 0))
+            groups = set().union(*(tm.groups for _, tm in hits)) if hits else set()
+            terms = sorted(set().union(*(tm.terms for _, tm in hits))) if hits else []
+            risk = assess(ItemSignals(
+                sentiment=label, sentiment_confidence=conf, authority=authority, author_followers=raw.author_followers,
+                engagement=raw.engagement, reposts=raw.reposts, groups=groups, text=f"{raw.title} {raw.text}",
+                topic_items_last_hour=volume, topic_negative_share=negative / volume if volume else 0.0,
+            ), self.matrix)  # fmt: skip
+            watch_reason = ""
+            if LEVEL_ORDER[risk.level] >= LEVEL_ORDER[RiskLevel.medium]:
+                watch_reason = f"风险 {risk.level.value}"
+            elif hits and conf < LOW_CONFIDENCE:
+                watch_reason = f"情感置信度低（{conf:.2f}）"
+            out.append(MonitoredItem(
+                source_key=source.key, external_id=raw.external_id, topic_key=primary, topics=[k for k, _ in hits],
+                url=raw.url, title=raw.title, text=raw.text, author=raw.author, author_followers=raw.author_followers,
+                engagement=raw.engagement, reposts=raw.reposts, published_at=raw.published_at, ingested_at=now,
+                sentiment=label.value, sentiment_score=round(p, 4), confidence=round(conf, 4),
+                risk_level=risk.level.value, priority=risk.priority, impact=risk.impact.value,
+                likelihood=risk.likelihood.value, reasons=risk.reasons, matched_terms=terms,
+                watch_status="pending" if watch_reason else "", watch_reason=watch_reason,
+            ))  # fmt: skip
+        return out
+
+
+def active_topics(session: Session) -> list[TopicSpec]:
+    rows = session.exec(select(MonitorTopic).where(MonitorTopic.active == True)).all()  # noqa: E712
+    return [TopicSpec.model_validate(r.spec) for r in rows]
+
+
+def recent_traffic(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
+    since = now - timedelta(hours=1)
+    negative = case((col(MonitoredItem.sentiment) == "negative", 1), else_=0)
+    rows = session.exec(
+        select(MonitoredItem.topic_key, func.count(), func.sum(negative))
+        .where(col(MonitoredItem.ingested_at) >= since, MonitoredItem.topic_key != "")
+        .group_by(col(MonitoredItem.topic_key))
+    ).all()
+    return {k: (int(n), int(neg or 0)) for k, n, neg in rows}
+
+
+def ingest(session: Session, source: MonitorSource, items: list[RawItem], now: datetime, *,
+           analyzer: Analyzer | None = None, keep_unmatched: bool = True) -> IngestResult:  # fmt: skip
+    """Analyse and store a batch; items already stored for this source are skipped (idempotent)."""
+    result = IngestResult()
+    unique: dict[str, RawItem] = {}
+    for item in items:
+        unique.setdefault(item.external_id, item)
+    existing = set(session.exec(
+        select(MonitoredItem.external_id).where(MonitoredItem.source_key == source.key,
+                                                col(MonitoredItem.external_id).in_(list(unique)))
+    ).all())  # fmt: skip
+    result.duplicates = len(items) - len(unique) + len(existing)
+    fresh = [i for k, i in unique.items() if k not in existing]
+    if not fresh:
+        return result
+    analyzer = analyzer or Analyzer(active_topics(session), load_matrix(session))
+    rows = analyzer.analyse(source, fresh, recent_traffic(session, now), keep_unmatched, now)
+    try:
+        with session.begin_nested():
+            session.add_all(rows)
+    except IntegrityError:  # a concurrent redelivery won the race: insert one by one
+        kept = []
+        for row in rows:
+            fresh_row = MonitoredItem.model_validate(row.model_dump(exclude={"id"}))
+            try:
+                with session.begin_nested():
+                    session.add(fresh_row)
+                kept.append(fresh_row)
+            except IntegrityError:
+                result.duplicates += 1
+        rows = kept
+    session.flush()
+    for row in rows:
+        assert row.id is not None
+        result.stored.append(row.id)
+        if row.watch_status:
+            result.watch += 1
+        if row.risk_level == RiskLevel.high.value and row.topic_key:
+            result.high_risk[row.topic_key].append(row.id)
+    return result

@@ -1,0 +1,380 @@
+"""Monitoring: queries and matching, risk with reasons, spikes, webhook, feeds, escalation, live topic changes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.monitoring import MonitoringActivities
+from api.app import create_app
+from connectors.sandbox import SandboxPlatform
+from db.engine import Database
+from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident
+from domain.monitoring import (
+    Authority,
+    ItemSignals,
+    KeywordGroups,
+    SpikeDetector,
+    Tier,
+    TopicMatcher,
+    TopicSpec,
+    assess,
+    evaluate,
+    parse_query,
+)
+from domain.monitoring_io import EscalateInput, MonitorInput, SweepInput
+from domain.risk import Impact, Likelihood, RiskLevel, default_matrix
+from domain.sentiment import Sentiment
+from tests.conftest import test_settings
+from tests.content_helpers import content_worker
+from tests.emergency_helpers import seed_team
+from workflows.emergency import EmergencyWorkflow
+from workflows.monitoring import MonitoringWorkflow
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SPEC = TopicSpec(
+    key="hengxing",
+    name="恒星科技",
+    groups=KeywordGroups(brand=["恒星科技", "恒星"], product=["暖手宝"], founder=["张恒"]),
+    exclude=["招聘"],
+)
+
+
+# --- pure -------------------------------------------------------------------------------------------------
+
+
+def test_boolean_queries() -> None:
+    q = parse_query('(恒星 OR "Hengxing Tech") AND NOT 招聘 暖手宝')
+    assert evaluate(q, {"恒星", "暖手宝"}) and evaluate(q, {"hengxing tech", "暖手宝"})
+    assert not evaluate(q, {"恒星", "暖手宝", "招聘"}) and not evaluate(q, {"恒星"})
+    assert evaluate(parse_query("a OR b c"), {"a"}) and not evaluate(parse_query("(a OR b) c"), {"a"})
+    assert evaluate(parse_query("NOT NOT a"), {"a"})
+    for bad, where in (("(a OR b", "expected )"), ('a AND ""', "empty quoted"), ("a OR", "expected a term"),
+                       (")", "expected a term"), ("a b)", "unexpected")):  # fmt: skip
+        with pytest.raises(ValueError, match=re.escape(where)):
+            parse_query(bad)
+    with pytest.raises(ValueError):
+        TopicSpec(key="x", name="x", query="(a")
+
+
+def test_matching_overlapping_adjacent_and_mixed_script() -> None:
+    m = TopicMatcher(
+        TopicSpec(key="p", name="p", groups=KeywordGroups(brand=["苹果"], product=["手机", "苹果手机", "iPhone"]))
+    )
+    hit = m.match("abc苹果手机和IPHONE15")
+    assert (
+        hit.matched and hit.terms == ["iphone", "手机", "苹果", "苹果手机"] and hit.groups == {"brand", "product"}
+    )
+    spec = SPEC.model_copy(update={"query": "恒星 AND 暖手宝"})
+    matcher = TopicMatcher(spec)
+    assert matcher.match("恒星暖手宝").matched  # adjacent terms
+    assert not matcher.match("恒星发布会").matched
+    assert not matcher.match("恒星暖手宝招聘").matched  # exclusion wins
+    assert not TopicMatcher(SPEC).match("完全无关").matched
+
+
+def test_risk_matrix_and_reasons() -> None:
+    matrix = default_matrix()
+    high = assess(ItemSignals(sentiment=Sentiment.negative, sentiment_confidence=0.9, authority=Authority.news,
+                              author_followers=2_000_000, text="恒星暖手宝起火，我们要起诉", topic_items_last_hour=60,
+                              groups={"product"}), matrix)  # fmt: skip
+    assert (high.level, high.impact, high.likelihood, high.priority) == (
+        RiskLevel.high,
+        Impact.severe,
+        Likelihood.certain,
+        "P1",
+    )
+    joined = " ".join(high.reasons)
+    for reason in (
+        "来源权威性：news",
+        "≥100万",
+        "产品安全词：起火",
+        "法律风险词：起诉",
+        "近 1 小时 60 条",
+        "明确负面",
+    ):
+        assert reason in joined, reason
+    low = assess(ItemSignals(sentiment=Sentiment.negative, sentiment_confidence=0.3, text="有点贵"), matrix)
+    assert low.level is RiskLevel.none or low.level is RiskLevel.low
+    praise = assess(ItemSignals(sentiment=Sentiment.positive, authority=Authority.news, author_followers=5_000_000,
+                                text="恒星新品很好用"), matrix)  # fmt: skip
+    assert praise.level is RiskLevel.none and "无风险" in praise.reasons[-1]
+    # The matrix is data: make minor × certain high and the same item becomes high.
+    cells = {i: dict(row) for i, row in matrix.cells.items()}
+    cells[Impact.minor][Likelihood.unlikely] = RiskLevel.high
+    custom = matrix.model_copy(update={"cells": cells})
+    assert assess(ItemSignals(sentiment=Sentiment.negative, text="差"), custom).level is RiskLevel.high
+
+
+def test_spike_detection_on_synthetic_series() -> None:
+    d = SpikeDetector(alpha=0.3, k=3.0, warmup=5, min_value=5)
+    steady = [10, 12, 9, 11, 10, 13, 11, 10, 12, 11]
+    assert not any(d.update(x)[0] for x in steady)
+    spike, z = d.update(60)
+    assert spike and z > 3
+    d2 = SpikeDetector(warmup=5, min_value=5)
+    assert not any(d2.update(x)[0] for x in [0, 0, 1, 0, 2, 1, 4])  # small numbers never alarm
+    d3 = SpikeDetector(warmup=5)
+    assert not d3.update(100)[0]  # no alarm before the baseline exists
+
+
+# --- webhook ----------------------------------------------------------------------------------------------
+
+
+def sign(secret: str, ts: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, tokens: dict[str, str], db: Database) -> None:
+        self.client, self.tokens, self.db = client, tokens, db
+
+    async def call(self, who: str, method: str, path: str, body: Any = None) -> httpx.Response:
+        return await self.client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {self.tokens[who]}"}
+        )
+
+    async def post_signed(self, source: str, secret: str, payload: Any, ts: int | None = None,
+                          signature: str | None = None) -> httpx.Response:  # fmt: skip
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        t = str(ts if ts is not None else int(time.time()))
+        return await self.client.post(f"/monitoring/ingest/{source}", content=body, headers={
+            "X-Socialops-Timestamp": t, "X-Socialops-Signature": signature or sign(secret, t, body),
+            "content-type": "application/json"})  # fmt: skip
+
+
+@pytest.fixture
+async def api(time_skipping: WorkflowEnvironment, database: Database, tmp_path: Path) -> AsyncIterator[Api]:
+    team = seed_team(database)
+    sandbox = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    async with content_worker(time_skipping.client, database, sandbox) as worker:
+        settings = test_settings(database, task_queue=worker.task_queue)
+        app = create_app(settings, db=database, temporal_client=time_skipping.client)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            yield Api(client, team.tokens, database)
+    sandbox.engine.dispose()
+
+
+ITEM = {
+    "external_id": "svc-1",
+    "text": "恒星科技暖手宝新款外观不错",
+    "author": "用户A",
+    "url": "https://weibo.com/1",
+}
+
+
+async def test_webhook_signature_timestamp_and_redelivery(api: Api) -> None:
+    r = await api.call(
+        "rc", "POST", "/monitoring/sources", {"key": "bought", "kind": "webhook", "authority": "social"}
+    )
+    assert r.status_code == 201
+    secret = r.json()["secret"]
+    assert (await api.call("rc", "POST", "/monitoring/topics", SPEC.model_dump(mode="json"))).status_code == 201
+    payload = {"items": [ITEM]}
+    r = await api.post_signed("bought", secret, payload, signature="0" * 64)
+    assert r.status_code == 401 and r.json()["error"] == "bad_signature"
+    r = await api.post_signed("bought", "wrong-secret", payload)
+    assert r.status_code == 401 and r.json()["field"] == "X-Socialops-Signature"
+    r = await api.post_signed("bought", secret, payload, ts=int(time.time()) - 3600)
+    assert r.status_code == 401 and r.json()["error"] == "stale_timestamp"
+    r = await api.post_signed("nope", secret, payload)
+    assert r.status_code == 404
+    results = await asyncio.gather(*(api.post_signed("bought", secret, payload) for _ in range(3)))
+    assert all(x.status_code == 200 for x in results), [x.text for x in results]
+    assert sorted(x.json()["stored"] for x in results) in ([0, 0, 1],)
+    with api.db.session() as s:
+        rows = s.exec(select(MonitoredItem).where(MonitoredItem.source_key == "bought")).all()
+    assert len(rows) == 1 and rows[0].topic_key == "hengxing" and rows[0].sentiment == "positive"
+    r = await api.post_signed("bought", secret, {"items": [{"external_id": "x"}]})
+    assert r.status_code == 422 and r.json()["field"] == "items.0.text"
+
+
+async def test_high_risk_webhook_opens_one_incident_and_watch_queue(
+    api: Api, time_skipping: WorkflowEnvironment
+) -> None:
+    secret = (await api.call("rc", "POST", "/monitoring/sources",
+                             {"key": "svc", "kind": "webhook", "authority": "news"})).json()["secret"]  # fmt: skip
+    await api.call("rc", "POST", "/monitoring/topics", SPEC.model_dump(mode="json"))
+    bad = [{"external_id": f"n-{i}", "text": f"恒星科技暖手宝充电起火爆炸，烫伤孩子，我们要起诉维权 {i}",
+            "author_followers": 3_000_000, "engagement": 8000, "reposts": 2000} for i in range(3)]  # fmt: skip
+    results = await asyncio.gather(*(api.post_signed("svc", secret, {"items": [b]}) for b in bad))
+    assert all(r.status_code == 200 and r.json()["high_risk"]["hengxing"] for r in results), [
+        r.text for r in results
+    ]
+    for _ in range(100):
+        with api.db.session() as s:
+            incidents = s.exec(select(Incident).where(Incident.topic == "hengxing")).all()
+            linked = s.exec(select(MonitoredItem).where(MonitoredItem.incident_id != None)).all()  # noqa: E711
+        if incidents and len(linked) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert len(incidents) == 1 and len(linked) == 3
+    st = await time_skipping.client.get_workflow_handle(incidents[0].workflow_id).query(EmergencyWorkflow.current)
+    assert len(st.evidence) == 3 and st.stage.value == "confirming"
+    watch = (await api.call("rc", "GET", "/monitoring/watch")).json()
+    assert {w["external_id"] for w in watch} >= {"n-0", "n-1", "n-2"} and watch[0]["reasons"]
+    r = await api.call(
+        "rc", "POST", f"/monitoring/items/{watch[0]['id']}/review", {"risk_level": "medium", "note": "夸大"}
+    )
+    assert r.status_code == 200 and r.json()["watch_status"] == "corrected" and r.json()["risk_level"] == "medium"
+    r = await api.call("mkt", "POST", f"/monitoring/items/{watch[0]['id']}/review", {"risk_level": "low"})
+    assert r.status_code == 403
+    items = (await api.call("ops", "GET", "/monitoring/items?risk=high&topic=hengxing")).json()
+    assert len(items) == 2
+
+
+# --- sources, escalation, running workflow ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def feed_server() -> Iterator[str]:
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            super().__init__(*a, directory=str(FIXTURES), **kw)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def add_topic(db: Database, spec: TopicSpec, sources: list[MonitorSource]) -> None:
+    with db.session() as s:
+        for src in sources:
+            s.add(src)
+        s.add(MonitorTopic(key=spec.key, spec=spec.model_dump(mode="json")))
+        s.commit()
+
+
+def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database: Database) -> None:
+    spec = SPEC.model_copy(update={"sources": ["news"]})
+    add_topic(sqlite_database, spec, [MonitorSource(key="news", kind="rss", url=f"{feed_server}/news_feed.xml",
+                                                    authority="news")])  # fmt: skip
+    acts = MonitoringActivities(sqlite_database, None)
+    now = datetime.now(UTC)
+    res = ActivityEnvironment().run(
+        acts.sweep, SweepInput(spec=spec, window_start=now - timedelta(hours=1), now=now)
+    )
+    assert res.fetched == 3 and res.stored == 2 and res.errors == []  # the unrelated story is not kept
+    again = ActivityEnvironment().run(
+        acts.sweep, SweepInput(spec=spec, window_start=now, now=now + timedelta(hours=1))
+    )
+    assert again.stored == 0 and again.duplicates == 2  # the unrelated story was never kept
+    with sqlite_database.session() as s:
+        fire = s.exec(select(MonitoredItem).where(MonitoredItem.external_id == "news-1001")).one()
+    assert fire.sentiment in ("negative", "neutral") and fire.risk_level in ("medium", "high")
+    assert any("产品安全词" in r for r in fire.reasons) and fire.url == "https://news.example.com/a/1001"
+    broken = spec.model_copy(update={"sources": ["news", "dead"]})
+    add_topic(
+        sqlite_database,
+        broken.model_copy(update={"key": "other"}),
+        [MonitorSource(key="dead", kind="rss", url="http://127.0.0.1:1/feed.xml")],
+    )
+    res = ActivityEnvironment().run(
+        acts.sweep, SweepInput(spec=broken, window_start=now, now=now + timedelta(hours=2))
+    )
+    assert res.errors and res.errors[0].startswith("dead:")
+
+
+async def test_simultaneous_high_risk_hits_open_exactly_one_incident(
+    time_skipping: WorkflowEnvironment, database: Database, tmp_path: Path
+) -> None:
+    seed_team(database)
+    add_topic(database, SPEC, [])
+    with database.session() as s:
+        ids = []
+        for i in range(5):
+            row = MonitoredItem(
+                source_key="svc",
+                external_id=f"h-{i}",
+                topic_key="hengxing",
+                text=f"起火 {i}",
+                sentiment="negative",
+                risk_level="high",
+            )
+            s.add(row)
+            s.flush()
+            ids.append(row.id)
+        s.commit()
+    sandbox = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    async with content_worker(time_skipping.client, database, sandbox) as worker:
+        env = ActivityEnvironment(client=time_skipping.client)
+        env.info = dataclasses.replace(env.info, task_queue=worker.task_queue)
+        acts = MonitoringActivities(database, sandbox)
+        results = await asyncio.gather(*(env.run(acts.escalate, EscalateInput(topic_key="hengxing", topic_name="恒星",
+                                                                              item_ids=[i])) for i in ids))  # fmt: skip
+        assert len({r.incident_id for r in results}) == 1 and sum(r.created for r in results) == 1
+        with database.session() as s:
+            assert len(s.exec(select(Incident).where(Incident.topic == "hengxing")).all()) == 1
+            assert s.get(TopicIncident, "hengxing") is not None
+        st = await time_skipping.client.get_workflow_handle(f"incident-{results[0].incident_id}").query(
+            EmergencyWorkflow.current
+        )
+        assert len(st.evidence) == 5
+    sandbox.engine.dispose()
+
+
+async def test_topic_change_applies_to_the_running_workflow(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, tmp_path: Path
+) -> None:
+    sandbox = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    with sqlite_database.session() as s:
+        s.add(MonitorSource(key="sb-weibo", kind="platform", url="sandbox://weibo", authority="social"))
+        s.commit()
+    spec = SPEC.model_copy(update={"tier": Tier.daily, "sources": []})
+    add_topic(sqlite_database, spec, [])
+    async with content_worker(time_skipping.client, sqlite_database, sandbox) as worker:
+        h = await time_skipping.client.start_workflow(
+            MonitoringWorkflow.run, MonitorInput(spec=spec), id="monitor-hengxing", task_queue=worker.task_queue
+        )
+        for _ in range(100):
+            if (await h.query(MonitoringWorkflow.current)).sweeps == 1:
+                break
+            await asyncio.sleep(0.05)
+        st = await h.query(MonitoringWorkflow.current)
+        assert st.sweeps == 1 and st.last_result is not None and st.last_result.fetched == 0
+        changed = spec.model_copy(update={"tier": Tier.hourly, "sources": ["sb-weibo"]})
+        await h.execute_update(MonitoringWorkflow.update_topic, changed)
+        for _ in range(100):
+            st = await h.query(MonitoringWorkflow.current)
+            if st.sweeps == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert st.sweeps == 2 and st.spec.tier is Tier.hourly  # swept at once with the new spec, not in a day
+        assert st.spec.sources == ["sb-weibo"]
+        assert st.next_sweep is not None and st.last_sweep is not None
+        assert st.next_sweep - st.last_sweep == timedelta(hours=1)
+        sandbox.inject_fault(
+            __import__("domain.content", fromlist=["Platform"]).Platform.weibo, "search", "negative_event", 3
+        )
+        await time_skipping.sleep(timedelta(hours=1, minutes=1))
+        for _ in range(100):
+            st = await h.query(MonitoringWorkflow.current)
+            if st.last_incident_id:
+                break
+            await asyncio.sleep(0.1)
+        assert st.last_incident_id is not None and st.escalations == 1  # the scripted event escalated
+        assert st.last_result is not None and st.last_result.fetched >= 3 + 3  # an hour of chatter plus the event
+        await h.execute_update(MonitoringWorkflow.stop)
+        assert (await h.result()).stopped
+    sandbox.engine.dispose()
