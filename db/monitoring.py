@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from db.emergency import matrix as load_matrix
 from db.models import MonitoredItem, MonitorSource, MonitorTopic
-from domain.monitoring import Authority, ItemSignals, RawItem, TopicMatcher, TopicSpec, assess
+from domain.monitoring import Authority, ItemSignals, RawItem, RiskAssessment, TopicMatcher, TopicSpec, assess
 from domain.risk import LEVEL_ORDER, RiskLevel, RiskMatrix
 from domain.sentiment import Sentiment, SentimentModel, default_model
 
@@ -27,6 +27,20 @@ class IngestResult:
     watch: int = 0
 
 
+@dataclass(slots=True)
+class Analysis:
+    """The machine's reading of one item (the hot path builds no ORM rows)."""
+
+    raw: RawItem
+    topics: list[str]
+    terms: list[str]
+    sentiment: Sentiment
+    score: float
+    confidence: float
+    risk: RiskAssessment
+    watch_reason: str
+
+
 class Analyzer:
     """Compiled once per set of topics; analyses batches without touching the database."""
 
@@ -35,11 +49,12 @@ class Analyzer:
         self.matrix = matrix
         self.model = model or default_model()
 
-    def analyse(self, source: MonitorSource, items: list[RawItem], recent: dict[str, tuple[int, int]],
-                keep_unmatched: bool, now: datetime) -> list[MonitoredItem]:  # fmt: skip
-        sentiments = self.model.classify([f"{i.title} {i.text}".strip() for i in items])
+    def analyse_items(self, items: list[RawItem], authority: Authority, recent: dict[str, tuple[int, int]],
+                      keep_unmatched: bool) -> list[Analysis]:  # fmt: skip
+        joined = [f"{i.title} {i.text}" if i.title else i.text for i in items]
+        sentiments = self.model.classify(joined)
+        matches = [[(m.spec.key, m.match(t)) for m in self.matchers] for t in joined]
         # Count this batch into each topic's recent traffic before assessing it.
-        matches = [[(m.spec.key, m.match(f"{i.title} {i.text}")) for m in self.matchers] for i in items]
         traffic = {k: list(v) for k, v in recent.items()}
         for item_matches, (label, _, _) in zip(matches, sentiments, strict=True):
             for key, tm in item_matches:
@@ -47,21 +62,17 @@ class Analyzer:
                     t = traffic.setdefault(key, [0, 0])
                     t[0] += 1
                     t[1] += label is Sentiment.negative
-        out: list[MonitoredItem] = []
-        authority = (
-            Authority(source.authority) if source.authority in Authority.__members__ else Authority.individual
-        )
-        for raw, item_matches, (label, p, conf) in zip(items, matches, sentiments, strict=True):
+        out: list[Analysis] = []
+        for raw, text, item_matches, (label, p, conf) in zip(items, joined, matches, sentiments, strict=True):
             hits = [(k, tm) for k, tm in item_matches if tm.matched]
             if not hits and not keep_unmatched:
                 continue
             primary = hits[0][0] if hits else ""
             volume, negative = traffic.get(primary, (0, 0))
-            groups = set().union(*(tm.groups for _, tm in hits)) if hits else set()
-            terms = sorted(set().union(*(tm.terms for _, tm in hits))) if hits else []
+            groups: set[str] = set().union(*(tm.groups for _, tm in hits)) if hits else set()
             risk = assess(ItemSignals(
                 sentiment=label, sentiment_confidence=conf, authority=authority, author_followers=raw.author_followers,
-                engagement=raw.engagement, reposts=raw.reposts, groups=groups, text=f"{raw.title} {raw.text}",
+                engagement=raw.engagement, reposts=raw.reposts, groups=groups, text=text,
                 topic_items_last_hour=volume, topic_negative_share=negative / volume if volume else 0.0,
             ), self.matrix)  # fmt: skip
             watch_reason = ""
@@ -69,16 +80,29 @@ class Analyzer:
                 watch_reason = f"风险 {risk.level.value}"
             elif hits and conf < LOW_CONFIDENCE:
                 watch_reason = f"情感置信度低（{conf:.2f}）"
-            out.append(MonitoredItem(
-                source_key=source.key, external_id=raw.external_id, topic_key=primary, topics=[k for k, _ in hits],
-                url=raw.url, title=raw.title, text=raw.text, author=raw.author, author_followers=raw.author_followers,
-                engagement=raw.engagement, reposts=raw.reposts, published_at=raw.published_at, ingested_at=now,
-                sentiment=label.value, sentiment_score=round(p, 4), confidence=round(conf, 4),
-                risk_level=risk.level.value, priority=risk.priority, impact=risk.impact.value,
-                likelihood=risk.likelihood.value, reasons=risk.reasons, matched_terms=terms,
-                watch_status="pending" if watch_reason else "", watch_reason=watch_reason,
-            ))  # fmt: skip
+            terms = sorted(set().union(*(tm.terms for _, tm in hits))) if hits else []
+            out.append(Analysis(raw, [k for k, _ in hits], terms, label, p, conf, risk, watch_reason))
         return out
+
+    def analyse(self, source: MonitorSource, items: list[RawItem], recent: dict[str, tuple[int, int]],
+                keep_unmatched: bool, now: datetime) -> list[MonitoredItem]:  # fmt: skip
+        authority = (
+            Authority(source.authority) if source.authority in Authority.__members__ else Authority.individual
+        )
+        return [to_row(source, a, now) for a in self.analyse_items(items, authority, recent, keep_unmatched)]
+
+
+def to_row(source: MonitorSource, a: Analysis, now: datetime) -> MonitoredItem:
+    raw, risk = a.raw, a.risk
+    return MonitoredItem(
+        source_key=source.key, external_id=raw.external_id, topic_key=a.topics[0] if a.topics else "", topics=a.topics,
+        url=raw.url, title=raw.title, text=raw.text, author=raw.author, author_followers=raw.author_followers,
+        engagement=raw.engagement, reposts=raw.reposts, published_at=raw.published_at, ingested_at=now,
+        sentiment=a.sentiment.value, sentiment_score=round(a.score, 4), confidence=round(a.confidence, 4),
+        risk_level=risk.level.value, priority=risk.priority, impact=risk.impact.value, likelihood=risk.likelihood.value,
+        reasons=risk.reasons, matched_terms=a.terms, watch_status="pending" if a.watch_reason else "",
+        watch_reason=a.watch_reason,
+    )  # fmt: skip
 
 
 def active_topics(session: Session) -> list[TopicSpec]:

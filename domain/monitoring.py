@@ -236,7 +236,7 @@ class TopicMatcher:
         self._exclude = {t.strip().casefold() for t in spec.exclude if t.strip()}
 
     def match(self, text: str) -> TopicMatch:
-        found = {m.term.casefold() for m in self.automaton.find_all(text)}
+        found = {t.casefold() for t in self.automaton.terms_in(text)}
         excluded = bool(found & self._exclude)
         keywords = {t for t in found if self._group_of.get(t) not in (None, "exclude")}
         if self.query is not None:
@@ -254,7 +254,8 @@ class TopicMatcher:
 # --- risk ----------------------------------------------------------------------------------------------
 
 
-class ItemSignals(BaseModel):
+@dataclass(slots=True)
+class ItemSignals:
     """What is known about one item and its topic's recent traffic when it is assessed."""
 
     sentiment: Sentiment
@@ -263,14 +264,15 @@ class ItemSignals(BaseModel):
     author_followers: int = 0
     engagement: int = 0  # likes + comments + reposts
     reposts: int = 0
-    groups: set[str] = Field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
     text: str = ""
     topic_items_last_hour: int = 0
     topic_negative_share: float = 0.0
     repost_growth_per_hour: float = 0.0
 
 
-class RiskAssessment(BaseModel):
+@dataclass(slots=True)
+class RiskAssessment:
     level: RiskLevel
     priority: str
     impact: Impact
@@ -278,8 +280,7 @@ class RiskAssessment(BaseModel):
     reasons: list[str]
 
 
-_SAFETY = Automaton({t: t for t in SAFETY_TERMS})
-_LEGAL = Automaton({t: t for t in LEGAL_TERMS})
+_RISK_TERMS = Automaton({**{t: "safety" for t in SAFETY_TERMS}, **{t: "legal" for t in LEGAL_TERMS}})
 
 
 def assess(s: ItemSignals, matrix: RiskMatrix) -> RiskAssessment:
@@ -296,8 +297,9 @@ def assess(s: ItemSignals, matrix: RiskMatrix) -> RiskAssessment:
     if "founder" in s.groups:
         points += 1
         reasons.append("涉及创始人（+1）")
-    safety = sorted({m.term for m in _SAFETY.find_all(s.text)})
-    legal = sorted({m.term for m in _LEGAL.find_all(s.text)})
+    found = _RISK_TERMS.find_all(s.text) if s.text else []
+    safety = sorted({m.term for m in found if m.payload == "safety"})
+    legal = sorted({m.term for m in found if m.payload == "legal"})
     if safety:
         points += 2
         reasons.append(f"产品安全词：{'、'.join(safety)}（+2）")

@@ -1,14 +1,16 @@
 """A compiled multi-pattern matcher (Aho–Corasick) for Chinese text: overlapping matches, no word breaks.
 
-Chinese has no spaces, so matching is by characters: ``abc苹果手机`` finds both 苹果 and 手机. Latin letters
-are matched case-insensitively. Built once per word list; matching is linear in the text length.
+Chinese has no spaces, so matching is by characters: ``abc苹果手机`` finds both 苹果 and 手机, and 果手 too if
+it is a term. Latin letters match case-insensitively. The automaton is pyahocorasick's (C), built once
+per word list; matching is linear in the text length whatever the number of terms.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import ahocorasick
 
 T = TypeVar("T")
 
@@ -23,49 +25,28 @@ class Match(Generic[T]):
 
 class Automaton(Generic[T]):
     def __init__(self, terms: dict[str, T]) -> None:
-        self._goto: list[dict[str, int]] = [{}]
-        self._fail: list[int] = [0]
-        self._out: list[list[tuple[str, T]]] = [[]]
+        self._ac = ahocorasick.Automaton()
         for term, payload in terms.items():
             key = term.strip().casefold()
             if key:
-                self._add(key, term.strip(), payload)
-        self._build()
+                self._ac.add_word(key, (term.strip(), payload))
+        self._empty = len(self._ac) == 0
+        if not self._empty:
+            self._ac.make_automaton()
 
-    def _add(self, key: str, term: str, payload: T) -> None:
-        node = 0
-        for ch in key:
-            nxt = self._goto[node].get(ch)
-            if nxt is None:
-                nxt = len(self._goto)
-                self._goto[node][ch] = nxt
-                self._goto.append({})
-                self._fail.append(0)
-                self._out.append([])
-            node = nxt
-        self._out[node].append((term, payload))
-
-    def _build(self) -> None:
-        queue: deque[int] = deque(self._goto[0].values())
-        while queue:
-            node = queue.popleft()
-            for ch, child in self._goto[node].items():
-                queue.append(child)
-                f = self._fail[node]
-                while f and ch not in self._goto[f]:
-                    f = self._fail[f]
-                target = self._goto[f].get(ch, 0)
-                self._fail[child] = target if target != child else 0
-                self._out[child] = self._out[child] + self._out[self._fail[child]]
+    def __len__(self) -> int:
+        return len(self._ac)
 
     def find_all(self, text: str) -> list[Match[T]]:
-        matches: list[Match[T]] = []
-        node = 0
-        goto, fail, out = self._goto, self._fail, self._out
-        for i, ch in enumerate(text.casefold()):
-            while node and ch not in goto[node]:
-                node = fail[node]
-            node = goto[node].get(ch, 0)
-            for term, payload in out[node]:
-                matches.append(Match(i - len(term) + 1, i + 1, term, payload))
-        return matches
+        if self._empty:
+            return []
+        return [
+            Match(end - len(term) + 1, end + 1, term, payload)
+            for end, (term, payload) in self._ac.iter(text.casefold())
+        ]
+
+    def terms_in(self, text: str) -> set[str]:
+        """The distinct terms found (faster than ``find_all`` when positions do not matter)."""
+        if self._empty:
+            return set()
+        return {term for _, (term, _) in self._ac.iter(text.casefold())}
