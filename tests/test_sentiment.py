@@ -28,19 +28,25 @@ def test_training_is_reproducible_and_meets_the_target() -> None:
     assert report["held_out_macro_f1"] >= 0.85 and report["held_out"] > 3000
     shipped = default_model()
     assert report == shipped.meta
-    for text in SAMPLES + ["今天发布会", "还行吧，一般般"]:
+    for text in [*SAMPLES, "今天发布会", "还行吧，一般般"]:
         assert model.decision(text) == pytest.approx(shipped.decision(text), abs=1e-4)
 
 
 def test_scores() -> None:
-    assert scores([1, 0, 1, 0], [1, 0, 0, 0]) == {"n": 4, "accuracy": 0.75, "macro_f1": round((2 / 3 + 0.8) / 2, 4)}
+    assert scores([1, 0, 1, 0], [1, 0, 0, 0]) == {
+        "n": 4,
+        "accuracy": 0.75,
+        "macro_f1": round((2 / 3 + 0.8) / 2, 4),
+    }
 
 
 def test_cli_sentiment_and_eval(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["analyze", "sentiment", "服务太差了"])
     assert r.exit_code == 0 and json.loads(r.stdout)["label"] == "negative"
     csv = tmp_path / "eval.csv"
-    csv.write_text("label,review\n1,房间很干净\n0,太难吃了\n1,服务热情周到\n0,等了两个小时还没送到\n", encoding="utf-8")
+    csv.write_text(
+        "label,review\n1,房间很干净\n0,太难吃了\n1,服务热情周到\n0,等了两个小时还没送到\n", encoding="utf-8"
+    )
     r = CliRunner().invoke(app, ["analyze", "eval", "--input", str(csv)])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout.strip().splitlines()[-1])
