@@ -61,6 +61,26 @@ faults = Table(
     Column("remaining", Integer, nullable=False),
 )
 
+hidden = Table(
+    "sandbox_hidden",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(32), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    UniqueConstraint("platform", "external_id", name="uq_sandbox_hidden"),
+)
+
+_TRAFFIC = [
+    ("comment", "请问这款暖手宝充满电要多久？"),
+    ("comment", "用了一周，很好用，支持！"),
+    ("dm", "买的暖手宝坏了，客服一直不回复，我要投诉退款"),
+    ("mention", "@恒星科技 建议出一个粉色款，希望能考虑"),
+    ("comment", "加V：hx888888 兼职日赚500，私聊有惊喜"),
+    ("dm", "我们公司想批发两百台做年会礼品，麻烦报价"),
+    ("reply", "同问，什么时候有货？"),
+    ("comment", "物流太慢了，等了一周还没到"),
+]
+
 FAULT_MODES = ("fail", "timeout_after_accept", "tamper", "negative_event")
 
 _CHATTER = [
@@ -199,6 +219,55 @@ class SandboxPlatform:
             raise NotSupported(f"{platform.value} does not allow editing a published post")
         with self.engine.begin() as conn:
             conn.execute(update(posts).where(posts.c.external_id == external_id).values(text=text))
+
+    # -- engagement: comments, DMs, mentions -----------------------------------------------------------
+    def fetch_interactions(self, platform: Platform, account: str, since: datetime, until: datetime) -> list[dict[str, object]]:
+        """A deterministic stream of Chinese comments, DMs, replies and mentions: one every 15 minutes."""
+        step = 15 * 60
+        out: list[dict[str, object]] = []
+        start = int(since.timestamp()) // step * step + step
+        for ts in range(start, int(until.timestamp()) + 1, step):
+            n = ts // step
+            kind, text = _TRAFFIC[n % len(_TRAFFIC)]
+            out.append({"external_id": f"{platform.value}-{account}-{n}", "kind": kind, "text": text,
+                        "author": f"粉丝{n % 613}", "author_followers": 50 + n % 3000,
+                        "received_at": datetime.fromtimestamp(ts, UTC).isoformat()})  # fmt: skip
+        return out
+
+    def reply(self, platform: Platform, account: str, external_id: str, text: str, key: str) -> PostRef:
+        fault = self._take_fault(platform, "reply")
+        if fault == "fail":
+            raise PlatformError("sandbox: injected failure before accepting", retryable=True, code="injected")
+        existing = self.find_by_key(platform, account, key)
+        if existing is not None:
+            return existing
+        ref = self.publish(PostRequest(platform=platform, account=account, idempotency_key=key,
+                                       title=f"re:{external_id}", text=text))  # fmt: skip
+        if fault == "timeout_after_accept":
+            raise PlatformTimeout("sandbox: accepted the reply, then timed out before answering")
+        return ref
+
+    def replies_to(self, platform: Platform, external_id: str) -> list[PostView]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(posts).where(posts.c.platform == platform.value,
+                                                    posts.c.title == f"re:{external_id}"))  # fmt: skip
+            return [self._view(r) for r in rows]
+
+    def hide(self, platform: Platform, account: str, external_id: str) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(hidden.c.id).where(hidden.c.platform == platform.value,
+                                                            hidden.c.external_id == external_id)).first()  # fmt: skip
+            if exists is None:
+                conn.execute(insert(hidden).values(platform=platform.value, external_id=external_id))
+
+    def unhide(self, platform: Platform, account: str, external_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(hidden).where(hidden.c.platform == platform.value, hidden.c.external_id == external_id))
+
+    def is_hidden(self, platform: Platform, external_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(hidden.c.id).where(hidden.c.platform == platform.value,
+                                                          hidden.c.external_id == external_id)).first() is not None  # fmt: skip
 
     # -- monitoring: platform search ----------------------------------------------------------------
     def search(

@@ -8,6 +8,7 @@ from typing import Any
 
 from activities.content import ContentActivities
 from activities.emergency import EmergencyActivities
+from activities.inbox import InboxActivities
 from activities.monitoring import MonitoringActivities
 from activities.notify import NotificationActivities
 from activities.system import SystemActivities
@@ -19,6 +20,7 @@ from workflows.content import ContentWorkflow
 from workflows.drill import DrillWorkflow
 from workflows.emergency import EmergencyWorkflow
 from workflows.incident_task import IncidentTaskWorkflow
+from workflows.interaction import AccountPollWorkflow, InteractionWorkflow
 from workflows.monitoring import MonitoringWorkflow
 from workflows.system import SystemCheckWorkflow
 
@@ -29,6 +31,8 @@ WORKFLOWS: list[type] = [
     IncidentTaskWorkflow,
     DrillWorkflow,
     MonitoringWorkflow,
+    InteractionWorkflow,
+    AccountPollWorkflow,
 ]
 
 
@@ -48,6 +52,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     emergency = EmergencyActivities(deps.db, registry, deps.connectors.get("sandbox"))
     notify = NotificationActivities(deps.db, deps.notifiers)
     monitoring = MonitoringActivities(deps.db, deps.connectors.get("sandbox"))
+    inbox = InboxActivities(deps.db, deps.connectors.get("sandbox"))
     return [
         system.check_database,
         content.sync_projection,
@@ -67,5 +72,14 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         emergency.store_postmortem,
         monitoring.sweep,
         monitoring.escalate,
+        inbox.poll_account,
+        inbox.assign,
+        inbox.reply,
+        inbox.set_visibility,
+        inbox.project,
+        inbox.faq_lookup,
+        inbox.open_feedback,
+        inbox.close_feedback,
+        inbox.save_faq,
         notify.notify,
     ]

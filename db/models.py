@@ -424,3 +424,91 @@ class TopicIncident(SQLModel, table=True):
     topic_key: str = Field(primary_key=True, max_length=50)
     incident_id: int
     opened_at: datetime = _ts()
+
+
+# --- engagement inbox (R-4.2, R-2.2) -----------------------------------------------------------------------
+
+
+class Interaction(SQLModel, table=True):
+    """Projection of one comment / reply / DM / mention and its handling."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_interactions_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=32)
+    account: str = Field(max_length=100)
+    external_id: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    author: str = Field(default="", max_length=200)
+    author_followers: int = Field(default=0)
+    text: str = Field(max_length=10000)
+    intent: str = Field(max_length=16, index=True)
+    sentiment: str = Field(max_length=16, index=True)
+    priority: str = Field(max_length=16)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="new", max_length=24, index=True)
+    assignee: str = Field(default="", max_length=64, index=True)
+    workflow_id: str = Field(default="", max_length=200)
+    received_at: datetime = _ts()
+    sla_due_at: datetime | None = _ts_optional()
+    first_response_at: datetime | None = _ts_optional()
+    resolved_at: datetime | None = _ts_optional()
+    hidden: bool = Field(default=False)
+
+
+class FaqRow(SQLModel, table=True):
+    __tablename__ = "faq_entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    question: str = Field(max_length=1000)
+    answer: str = Field(max_length=5000)
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = Field(default=True)
+    created_by: str = Field(default="system", max_length=64)
+    from_interaction: int | None = Field(default=None)
+    created_at: datetime = _ts()
+
+
+class ReplyTemplate(SQLModel, table=True):
+    __tablename__ = "reply_templates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    body: str = Field(max_length=5000)
+    created_at: datetime = _ts()
+
+
+class Shift(SQLModel, table=True):
+    __tablename__ = "shifts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user: str = Field(max_length=64, index=True)
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class FeedbackRecord(SQLModel, table=True):
+    __tablename__ = "feedback_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    interaction_id: int = Field(foreign_key="interactions.id", index=True)
+    category: str = Field(max_length=64)
+    department: str = Field(max_length=64, index=True)
+    summary: str = Field(default="", max_length=5000)
+    status: str = Field(default="open", max_length=16, index=True)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    outcome: str = Field(default="", max_length=5000)
+    resolved_by: str = Field(default="", max_length=64)
+    resolved_at: datetime | None = _ts_optional()
+    user_told_at: datetime | None = _ts_optional()
+    created_at: datetime = _ts()
+
+
+class InboxPolicyRow(SQLModel, table=True):
+    __tablename__ = "inbox_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_by: str = Field(default="system", max_length=64)
+    updated_at: datetime = _ts()

@@ -1,0 +1,223 @@
+"""Engagement inbox (R-4.2.1, R-4.2.2, R-4.2.4, R-2.2, R-3.3): classification, FAQ matching, SLA policy.
+
+Pure code. Intent comes from cues a person would name (question words, complaint words, sales words, spam
+signals), sentiment from the shipped model; every label carries its reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.content import WorkCalendarConfig
+from domain.sentiment import Sentiment, SentimentModel
+from domain.textmatch import Automaton
+
+
+class Kind(StrEnum):
+    comment = "comment"
+    reply = "reply"
+    dm = "dm"
+    mention = "mention"
+
+
+class Intent(StrEnum):
+    praise = "praise"
+    inquiry = "inquiry"
+    complaint = "complaint"
+    suggestion = "suggestion"
+    spam = "spam"
+    sales_lead = "sales_lead"
+    other = "other"
+
+
+class Priority(StrEnum):
+    urgent = "urgent"
+    high = "high"
+    normal = "normal"
+    low = "low"
+
+
+_URL = re.compile(r"(https?://|www\.)\S+|\b[\w-]+\.(com|cn|net|top|xyz|vip)\b", re.I)
+_CONTACT = re.compile(r"(加\s*[vV微]|[vV][xX]|微信|威信|薇信|wx|qq|扣扣)\s*[:：号]?\s*[A-Za-z0-9_-]{5,}", re.I)
+_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_SOLICIT = ("加V", "加v", "加微", "兼职", "日赚", "代刷", "刷单", "免费领取", "私聊有惊喜", "点击链接", "低价出")
+
+_CUES: dict[Intent, tuple[str, ...]] = {
+    Intent.sales_lead: ("批发", "代理", "加盟", "采购", "报价", "团购", "企业定制", "大批量", "合作洽谈", "经销"),
+    Intent.complaint: ("投诉", "退款", "退货", "坏了", "太差", "差评", "垃圾", "骗", "欺诈", "质量问题", "没人管",
+                       "不回复", "太慢", "维权", "故障", "假货", "失望"),
+    Intent.inquiry: ("请问", "怎么", "如何", "多少", "哪里", "能不能", "可以吗", "吗", "？", "?", "什么时候", "是否"),
+    Intent.suggestion: ("建议", "希望", "要是能", "最好能", "能否增加", "改进", "意见", "期待"),
+    Intent.praise: ("好评", "喜欢", "赞", "支持", "谢谢", "感谢", "棒", "推荐", "满意", "好用", "爱了"),
+}  # fmt: skip
+_CUE_AUTOMATON = Automaton({cue: intent for intent, cues in _CUES.items() for cue in cues})
+
+
+class Classification(BaseModel):
+    intent: Intent
+    sentiment: Sentiment
+    sentiment_score: float
+    priority: Priority
+    spam_signals: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    may_spread: bool = False
+
+
+class AuthorContext(BaseModel):
+    """What the inbox already knows about the author when an item arrives."""
+
+    followers: int = 0
+    recent_items: int = 0  # from this author in the last hour
+    same_text_seen: int = 0  # identical text already received
+
+
+def spam_signals(text: str, ctx: AuthorContext) -> list[str]:
+    signals = []
+    if _URL.search(text):
+        signals.append("含链接")
+    if _CONTACT.search(text):
+        signals.append("含微信/QQ号")
+    if _PHONE.search(text):
+        signals.append("含手机号")
+    hits = [w for w in _SOLICIT if w in text]
+    if hits:
+        signals.append(f"招揽用语：{'、'.join(hits)}")
+    if ctx.same_text_seen >= 2:
+        signals.append(f"相同内容已出现 {ctx.same_text_seen} 次")
+    if ctx.recent_items >= 10:
+        signals.append(f"同一作者 1 小时内 {ctx.recent_items} 条（刷屏）")
+    return signals
+
+
+def classify(texts: list[str], contexts: list[AuthorContext], model: SentimentModel) -> list[Classification]:
+    out = []
+    for text, ctx, (label, p, conf) in zip(texts, contexts, model.classify(texts), strict=True):
+        signals = spam_signals(text, ctx)
+        cues: dict[Intent, list[str]] = {}
+        for m in _CUE_AUTOMATON.find_all(text):
+            cues.setdefault(m.payload, []).append(m.term)
+        reasons = [f"情感 {label.value}（{p:.2f}）"]
+        if len(signals) >= 2 or any(s.startswith(("招揽", "相同内容", "同一作者")) for s in signals):
+            intent = Intent.spam
+            reasons.append("垃圾信号：" + "；".join(signals))
+        elif Intent.sales_lead in cues:
+            intent = Intent.sales_lead
+        elif Intent.complaint in cues:
+            intent = Intent.complaint
+        elif Intent.inquiry in cues:
+            intent = Intent.inquiry
+        elif Intent.suggestion in cues:
+            intent = Intent.suggestion
+        elif label is Sentiment.negative and conf >= 0.6:
+            intent = Intent.complaint
+        elif Intent.praise in cues or label is Sentiment.positive:
+            intent = Intent.praise
+        else:
+            intent = Intent.other
+        if intent in cues:
+            reasons.append(f"意图线索：{'、'.join(dict.fromkeys(cues[intent]))}")
+        elif intent is Intent.complaint:
+            reasons.append("明确负面情绪")
+        may_spread = label is Sentiment.negative and (ctx.followers >= 10_000 or "曝光" in text or "媒体" in text)
+        if may_spread:
+            reasons.append(f"可能扩散（粉丝 {ctx.followers}）")
+        if intent is Intent.spam:
+            priority = Priority.low
+        elif may_spread or (intent is Intent.complaint and label is Sentiment.negative):
+            priority = Priority.urgent if may_spread else Priority.high
+        elif intent in (Intent.complaint, Intent.sales_lead):
+            priority = Priority.high
+        elif intent is Intent.praise:
+            priority = Priority.low
+        else:
+            priority = Priority.normal
+        out.append(Classification(intent=intent, sentiment=label, sentiment_score=round(p, 4), priority=priority,
+                                  spam_signals=signals, reasons=reasons, may_spread=may_spread))
+    return out
+
+
+# --- FAQ ------------------------------------------------------------------------------------------------
+
+
+class FaqEntry(BaseModel):
+    id: int
+    question: str
+    answer: str
+    keywords: list[str] = Field(default_factory=list)
+
+
+_STRIP = re.compile(r"[\s，。！？、,.!?：:；;“”\"'（）()]+")
+
+
+def _bigrams(text: str) -> set[str]:
+    t = _STRIP.sub("", text.lower())
+    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
+
+
+def faq_match(text: str, entries: list[FaqEntry]) -> tuple[FaqEntry | None, float]:
+    """Best entry and a confidence in [0, 1]: character and bigram overlap with the question, plus keywords."""
+    grams = _bigrams(text)
+    chars = set(_STRIP.sub("", text.lower()))
+    best: tuple[FaqEntry | None, float] = (None, 0.0)
+    for e in entries:
+        q = _bigrams(e.question)
+        q_chars = set(_STRIP.sub("", e.question.lower()))
+        overlap = len(grams & q) / max(len(q), 1)
+        char_overlap = len(chars & q_chars) / max(len(q_chars), 1)
+        kw = [k for k in e.keywords if k and k in text]
+        score = min(1.0, 0.45 * overlap + 0.25 * char_overlap + (0.3 if kw else 0.0) + 0.1 * max(len(kw) - 1, 0))
+        if overlap == 1.0:
+            score = 1.0
+        if score > best[1]:
+            best = (e, round(score, 3))
+    return best
+
+
+# --- SLA policy -----------------------------------------------------------------------------------------------
+
+
+class InboxPolicy(BaseModel):
+    """Stored settings of the inbox (one row), editable through the API."""
+
+    sla_hours: dict[str, float] = Field(default_factory=lambda: {"default": 2.0, "urgent": 1.0})
+    reminder_at: float = Field(default=0.75, gt=0, lt=1, description="Share of the SLA when the assignee is reminded")
+    faq_threshold: float = Field(default=0.6, ge=0, le=1)
+    thank_praise: bool = True
+    group_lead: str = Field(default="", description="User told at breach; empty: the ops_head role")
+    calendar: WorkCalendarConfig = Field(default_factory=lambda: WorkCalendarConfig(
+        holidays=CN_HOLIDAYS_2026, makeup_workdays=CN_MAKEUP_2026))  # fmt: skip
+    feedback_days: int = Field(default=5, ge=1, le=90)
+
+    def sla_for(self, intent: Intent, priority: Priority) -> timedelta:
+        hours = self.sla_hours.get(priority.value) or self.sla_hours.get(intent.value) or self.sla_hours["default"]
+        return timedelta(hours=hours)
+
+
+# Public holidays and make-up workdays for 2026 as the team recorded them from the State Council's notice;
+# edit them through PUT /inbox/policy if the notice differs.
+CN_HOLIDAYS_2026 = [
+    "2026-01-01", "2026-01-02", "2026-01-03",
+    *(f"2026-02-{d:02d}" for d in range(15, 24)),
+    "2026-04-04", "2026-04-05", "2026-04-06",
+    *(f"2026-05-{d:02d}" for d in range(1, 6)),
+    "2026-06-19", "2026-06-20", "2026-06-21",
+    "2026-09-25", "2026-09-26", "2026-09-27",
+    *(f"2026-10-{d:02d}" for d in range(1, 8)),
+]  # fmt: skip
+CN_MAKEUP_2026 = ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]
+
+
+class DEFAULT_TEMPLATES:  # noqa: N801 (a namespace of strings)
+    thanks = "感谢您的支持与喜爱！我们会继续努力 ❤"
+    acknowledge = "您好，已收到您的留言。现在是非工作时间，客服将在工作时间（周一至周五 9:00–18:00）尽快回复您。"
+    feedback_closed = "您好，您反馈的问题已处理：{outcome}。感谢您帮助我们改进！"
+
+
+def first_working_instant(calendar: WorkCalendarConfig, at: datetime) -> bool:
+    from domain.workcalendar import WorkCalendar
+
+    return WorkCalendar(calendar).is_working_time(at)

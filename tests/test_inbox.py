@@ -1,0 +1,222 @@
+"""Engagement inbox: classification, routing, SLA on the business calendar, agent actions, feedback loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.inbox import store_items
+from connectors.sandbox import SandboxPlatform
+from db.engine import Database
+from db.models import FaqRow, FeedbackRecord, Shift
+from domain.content import Actor, Platform, WorkCalendarConfig
+from domain.inbox import AuthorContext, InboxPolicy, Intent, classify
+from domain.inbox_io import FeedbackOutcome, FeedbackRequest, NoteRequest, ReplyRequest
+from domain.roles import Role
+from domain.sentiment import default_model
+from tests.content_helpers import content_worker, notifications
+from workflows.interaction import InteractionWorkflow
+
+SH = ZoneInfo("Asia/Shanghai")
+ALWAYS = WorkCalendarConfig(start_hour=0, end_hour=24, workdays=[0, 1, 2, 3, 4, 5, 6])
+AGENT = Actor(user_id=90, name="xiaozhou", roles=[Role.interaction_agent])
+
+
+def test_classification_with_reasons() -> None:
+    texts = ["请问暖手宝充满电要多久？", "坏了，我要投诉退款！", "加V：hx888888 兼职日赚500", "公司想批发两百台，请报价",
+             "建议出粉色款", "很好用，支持！", "http://spam.example.com 点击链接领红包 13812345678"]  # fmt: skip
+    got = classify(texts, [AuthorContext()] * len(texts), default_model())
+    assert [c.intent for c in got] == [Intent.inquiry, Intent.complaint, Intent.spam, Intent.sales_lead,
+                                       Intent.suggestion, Intent.praise, Intent.spam]  # fmt: skip
+    assert any("含微信/QQ号" in r for r in got[2].reasons) and any("含链接" in r for r in got[6].reasons)
+    flood = classify(["求关注"], [AuthorContext(recent_items=12)], default_model())[0]
+    assert flood.intent is Intent.spam and "刷屏" in flood.reasons[-1]
+    spread = classify(["垃圾产品，我要曝光"], [AuthorContext(followers=50_000)], default_model())[0]
+    assert spread.may_spread and spread.priority.value == "urgent"
+
+
+def test_sla_spans_weekend_and_public_holiday() -> None:
+    policy = InboxPolicy(calendar=WorkCalendarConfig(holidays=["2027-01-01"], makeup_workdays=[]))
+    from domain.workcalendar import WorkCalendar
+
+    received = datetime(2026, 12, 31, 17, 0, tzinfo=SH)  # Thursday 17:00; Friday is New Year's Day
+    due = WorkCalendar(policy.calendar).add(received, policy.sla_for(Intent.complaint, __import__("domain.inbox", fromlist=["Priority"]).Priority.normal))
+    assert due == datetime(2027, 1, 4, 10, 0, tzinfo=SH)  # one hour left Thursday, one hour Monday
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
+    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    yield sb
+    sb.engine.dispose()
+
+
+def set_policy(db: Database, policy: InboxPolicy) -> None:
+    from db.models import InboxPolicyRow
+
+    with db.session() as s:
+        row = s.get(InboxPolicyRow, 1)
+        assert row is not None
+        row.policy = policy.model_dump(mode="json")
+        s.add(row)
+        s.commit()
+
+
+async def start(env: WorkflowEnvironment, worker: Any, db: Database, text: str, n: int, **extra: Any) -> WorkflowHandle[Any, Any]:
+    from activities.inbox import start_interactions
+
+    inputs = store_items(db, Platform.weibo, "brand_weibo", [{"external_id": f"c-{n}", "text": text, "author": f"用户{n}", **extra}])
+    assert len(inputs) == 1
+    await start_interactions(env.client, worker.task_queue, inputs)
+    return env.client.get_workflow_handle(f"interaction-weibo-c-{n}")
+
+
+async def state(h: WorkflowHandle[Any, Any], check: Any, what: str) -> Any:
+    for _ in range(150):
+        st = await h.query(InteractionWorkflow.current)
+        if check(st):
+            return st
+        await asyncio.sleep(0.1)
+    st = await h.query(InteractionWorkflow.current)
+    pytest.fail(f"{what}: {st.status} {[e.kind for e in st.history]}")
+
+
+def on_shift(db: Database, user: str, now: datetime) -> None:
+    with db.session() as s:
+        s.add(Shift(user=user, starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=30)))
+        s.commit()
+
+
+async def test_routes_praise_spam_faq_lead_spread(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    env, db = time_skipping, sqlite_database
+    set_policy(db, InboxPolicy(calendar=ALWAYS, faq_threshold=0.6))
+    with db.session() as s:
+        s.add(FaqRow(question="暖手宝充电需要多长时间？", answer="充满约需 2 小时。", keywords=["充电", "充满"]))
+        s.commit()
+    now = await env.get_current_time()
+    on_shift(db, "xiaozhou", now)
+    async with content_worker(env.client, db, sandbox) as w:
+        praise = await start(env, w, db, "很好用，支持！", 1)
+        spam = await start(env, w, db, "加V：hx888888 兼职日赚500", 2)
+        faq_hit = await start(env, w, db, "请问暖手宝充满电要多久？", 3)
+        faq_miss = await start(env, w, db, "请问暖手宝可以带上飞机吗？", 4)
+        lead = await start(env, w, db, "公司想批发两百台，请报价", 5)
+        spread = await start(env, w, db, "垃圾产品，质量太差，我要曝光", 6, author_followers=80_000)
+
+        st = await state(praise, lambda s: s.status == "closed", "praise thanked")
+        assert "thanked" in [e.kind for e in st.history]
+        st = await state(spam, lambda s: s.status == "hidden", "spam hidden")
+        assert sandbox.is_hidden(Platform.weibo, "c-2")
+        await spam.execute_update(InteractionWorkflow.set_hidden, NoteRequest(actor=AGENT, note="unhide"))
+        st = await state(spam, lambda s: s.assignee == "xiaozhou", "unhidden and handled")
+        assert [e.kind for e in st.history][1:3] == ["hidden", "unhidden"]
+        assert not sandbox.is_hidden(Platform.weibo, "c-2")
+
+        st = await state(faq_hit, lambda s: s.status == "closed", "faq auto reply")
+        assert "faq_auto_reply" in [e.kind for e in st.history]
+        assert [p.text for p in sandbox.replies_to(Platform.weibo, "c-3")] == ["充满约需 2 小时。"]
+        st = await state(faq_miss, lambda s: s.status == "assigned", "faq below threshold")
+        assert st.faq_suggestion is not None and st.faq_suggestion["score"] < 0.6
+        assert sandbox.replies_to(Platform.weibo, "c-4") == []
+
+        await state(lead, lambda s: s.status == "assigned", "lead")
+        assert any(n.recipient_role == "marketing" and "销售线索" in n.subject for n in notifications(db))
+        st = await state(spread, lambda s: s.status == "assigned", "spread")
+        assert st.priority == "urgent"
+        assert any(n.recipient_role == "risk_compliance" for n in notifications(db))
+        del praise, st
+
+
+async def test_off_hours_acknowledgement(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    env, db = time_skipping, sqlite_database
+    now = (await env.get_current_time()).astimezone(SH)
+    closed_hours = WorkCalendarConfig(start_hour=(now.hour + 2) % 24, end_hour=(now.hour + 2) % 24 + 1 or 1,
+                                      workdays=[0, 1, 2, 3, 4, 5, 6])  # fmt: skip
+    if closed_hours.end_hour <= closed_hours.start_hour:
+        closed_hours = WorkCalendarConfig(start_hour=1, end_hour=2, workdays=[0, 1, 2, 3, 4, 5, 6])
+    set_policy(db, InboxPolicy(calendar=closed_hours))
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start(env, w, db, "快递坏了，我要投诉！", 7)
+        st = await state(h, lambda s: "off_hours_ack" in [e.kind for e in s.history], "ack")
+        assert st.status == "waiting" and st.first_response_at is not None
+        assert "非工作时间" in sandbox.replies_to(Platform.weibo, "c-7")[0].text
+
+
+async def test_escalation_chain_and_reply_posts_once(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    env, db = time_skipping, sqlite_database
+    set_policy(db, InboxPolicy(calendar=ALWAYS, group_lead="lead.wang"))
+    now = await env.get_current_time()
+    on_shift(db, "xiaozhou", now)
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start(env, w, db, "收到的东西是坏的，我要投诉", 8)
+        st = await state(h, lambda s: s.status == "assigned", "assigned")
+        assert st.sla_due is not None
+        await env.sleep(timedelta(hours=1, minutes=31))  # 75 % of 2 h
+        await state(h, lambda s: "sla_reminder" in [e.kind for e in s.history], "reminder")
+        assert [n.recipient_user for n in notifications(db, "reminder")] == ["xiaozhou"]
+        await env.sleep(timedelta(minutes=30))  # breach → group lead
+        await state(h, lambda s: "breach" in s.escalations, "breach")
+        await env.sleep(timedelta(hours=1))  # 1.5 × SLA → ops_head
+        st = await state(h, lambda s: "ops_head" in s.escalations, "ops_head")
+        assert [(n.recipient_user, n.recipient_role) for n in notifications(db, "escalation")] == [
+            ("lead.wang", ""), ("", "ops_head")]
+        sandbox.inject_fault(Platform.weibo, "reply", "timeout_after_accept")
+        req = ReplyRequest(actor=AGENT, text="非常抱歉，已为您安排换货。", request_key="r-1")
+        await h.execute_update(InteractionWorkflow.reply, req)
+        await h.execute_update(InteractionWorkflow.reply, req)  # the client retries the same request
+        await state(h, lambda s: s.status == "closed", "closed")
+    assert [p.text for p in sandbox.replies_to(Platform.weibo, "c-8")] == ["非常抱歉，已为您安排换货。"]
+
+
+async def test_feedback_loop_tells_the_user(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    env, db = time_skipping, sqlite_database
+    set_policy(db, InboxPolicy(calendar=ALWAYS))
+    on_shift(db, "xiaozhou", await env.get_current_time())
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start(env, w, db, "建议暖手宝增加定时关机功能，希望能考虑", 9)
+        await state(h, lambda s: s.status == "assigned", "assigned")
+        await h.execute_update(InteractionWorkflow.open_feedback, FeedbackRequest(
+            actor=AGENT, category="功能建议", department="product", summary="定时关机"))  # fmt: skip
+        await h.execute_update(InteractionWorkflow.reply, ReplyRequest(actor=AGENT, text="感谢建议，已转产品部门。",
+                                                                       request_key="r-9", save_as_faq=""))  # fmt: skip
+        await state(h, lambda s: s.status == "feedback_open", "feedback open")
+        with db.session() as s:
+            fb = s.exec(select(FeedbackRecord)).one()
+            assert fb.department == "product" and fb.status == "open"
+        await env.sleep(timedelta(days=1, minutes=5))
+        assert any("用户反馈待处理" in n.subject for n in notifications(db, "reminder"))
+        await h.execute_update(InteractionWorkflow.resolve_feedback,
+                               FeedbackOutcome(actor=Actor(user_id=5, name="pm", roles=[Role.ops_head]),
+                                               outcome="新版固件已加入 2 小时定时关机"))  # fmt: skip
+        st = await state(h, lambda s: s.status == "closed", "closed")
+        assert "user_told_outcome" in [e.kind for e in st.history]
+    replies = [p.text for p in sandbox.replies_to(Platform.weibo, "c-9")]
+    assert replies[0] == "感谢建议，已转产品部门。" and "新版固件已加入 2 小时定时关机" in replies[1]
+    with db.session() as s:
+        fb = s.exec(select(FeedbackRecord)).one()
+    assert fb.status == "resolved" and fb.user_told_at is not None and fb.resolved_by == "pm"
+
+
+def test_redelivery_is_deduplicated(sqlite_database: Database) -> None:
+    items = [{"external_id": "dup-1", "text": "请问有货吗？", "author": "a"}]
+    assert len(store_items(sqlite_database, Platform.weibo, "acc", items)) == 1
+    assert store_items(sqlite_database, Platform.weibo, "acc", items * 3) == []
+
+
