@@ -40,7 +40,9 @@ def load_policy(db: Database) -> InboxPolicy:
     return InboxPolicy.model_validate(row.policy) if row else InboxPolicy()
 
 
-def store_items(db: Database, platform: Platform, account: str, items: list[dict[str, Any]]) -> list[InteractionInput]:
+def store_items(
+    db: Database, platform: Platform, account: str, items: list[dict[str, Any]]
+) -> list[InteractionInput]:
     """Classify and store new items (deduplicated by platform and external id); returns the workflow inputs."""
     policy = load_policy(db)
     out: list[InteractionInput] = []
@@ -115,7 +117,9 @@ class InboxActivities:
     def assign(self, inp: AssignInput) -> str:
         """The on-shift agent with the fewest open items; "" when nobody is on shift."""
         with self.db.session() as s:
-            on_shift = s.exec(select(Shift.user).where(col(Shift.starts_at) <= inp.at, col(Shift.ends_at) > inp.at)).all()
+            on_shift = s.exec(
+                select(Shift.user).where(col(Shift.starts_at) <= inp.at, col(Shift.ends_at) > inp.at)
+            ).all()
             if not on_shift:
                 return ""
             load = {u: 0 for u in sorted(set(on_shift))}
@@ -206,9 +210,9 @@ class InboxActivities:
     @activity.defn
     def save_faq(self, inp: SaveFaq) -> int:
         with self.db.session() as s:
-            row = FaqRow(question=inp.question, answer=inp.answer, created_by=inp.by, from_interaction=inp.interaction_id)
+            row = FaqRow(
+                question=inp.question, answer=inp.answer, created_by=inp.by, from_interaction=inp.interaction_id
+            )
             s.add(row)
             s.commit()
             return row.id or 0
-
-

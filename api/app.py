@@ -13,7 +13,7 @@ from temporalio.client import Client
 from api.deps import TemporalGateway
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, audit_log, content, health, incidents, monitoring, operations, plans
+from api.routes import accounts, audit_log, content, health, inbox, incidents, monitoring, operations, plans
 from core.settings import Settings, get_settings
 from db.engine import Database
 
@@ -65,4 +65,5 @@ def create_app(
     app.include_router(incidents.router)
     app.include_router(plans.router)
     app.include_router(monitoring.router)
+    app.include_router(inbox.router)
     return app

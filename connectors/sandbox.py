@@ -221,7 +221,9 @@ class SandboxPlatform:
             conn.execute(update(posts).where(posts.c.external_id == external_id).values(text=text))
 
     # -- engagement: comments, DMs, mentions -----------------------------------------------------------
-    def fetch_interactions(self, platform: Platform, account: str, since: datetime, until: datetime) -> list[dict[str, object]]:
+    def fetch_interactions(
+        self, platform: Platform, account: str, since: datetime, until: datetime
+    ) -> list[dict[str, object]]:
         """A deterministic stream of Chinese comments, DMs, replies and mentions: one every 15 minutes."""
         step = 15 * 60
         out: list[dict[str, object]] = []
@@ -262,7 +264,9 @@ class SandboxPlatform:
 
     def unhide(self, platform: Platform, account: str, external_id: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(hidden).where(hidden.c.platform == platform.value, hidden.c.external_id == external_id))
+            conn.execute(
+                delete(hidden).where(hidden.c.platform == platform.value, hidden.c.external_id == external_id)
+            )
 
     def is_hidden(self, platform: Platform, external_id: str) -> bool:
         with self.engine.connect() as conn:

@@ -135,8 +135,17 @@ def classify(texts: list[str], contexts: list[AuthorContext], model: SentimentMo
             priority = Priority.low
         else:
             priority = Priority.normal
-        out.append(Classification(intent=intent, sentiment=label, sentiment_score=round(p, 4), priority=priority,
-                                  spam_signals=signals, reasons=reasons, may_spread=may_spread))
+        out.append(
+            Classification(
+                intent=intent,
+                sentiment=label,
+                sentiment_score=round(p, 4),
+                priority=priority,
+                spam_signals=signals,
+                reasons=reasons,
+                may_spread=may_spread,
+            )
+        )
     return out
 
 
@@ -177,26 +186,6 @@ def faq_match(text: str, entries: list[FaqEntry]) -> tuple[FaqEntry | None, floa
     return best
 
 
-# --- SLA policy -----------------------------------------------------------------------------------------------
-
-
-class InboxPolicy(BaseModel):
-    """Stored settings of the inbox (one row), editable through the API."""
-
-    sla_hours: dict[str, float] = Field(default_factory=lambda: {"default": 2.0, "urgent": 1.0})
-    reminder_at: float = Field(default=0.75, gt=0, lt=1, description="Share of the SLA when the assignee is reminded")
-    faq_threshold: float = Field(default=0.6, ge=0, le=1)
-    thank_praise: bool = True
-    group_lead: str = Field(default="", description="User told at breach; empty: the ops_head role")
-    calendar: WorkCalendarConfig = Field(default_factory=lambda: WorkCalendarConfig(
-        holidays=CN_HOLIDAYS_2026, makeup_workdays=CN_MAKEUP_2026))  # fmt: skip
-    feedback_days: int = Field(default=5, ge=1, le=90)
-
-    def sla_for(self, intent: Intent, priority: Priority) -> timedelta:
-        hours = self.sla_hours.get(priority.value) or self.sla_hours.get(intent.value) or self.sla_hours["default"]
-        return timedelta(hours=hours)
-
-
 # Public holidays and make-up workdays for 2026 as the team recorded them from the State Council's notice;
 # edit them through PUT /inbox/policy if the notice differs.
 CN_HOLIDAYS_2026 = [
@@ -211,7 +200,29 @@ CN_HOLIDAYS_2026 = [
 CN_MAKEUP_2026 = ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]
 
 
-class DEFAULT_TEMPLATES:  # noqa: N801 (a namespace of strings)
+# --- SLA policy -----------------------------------------------------------------------------------------------
+
+
+class InboxPolicy(BaseModel):
+    """Stored settings of the inbox (one row), editable through the API."""
+
+    sla_hours: dict[str, float] = Field(default_factory=lambda: {"default": 2.0, "urgent": 1.0})
+    reminder_at: float = Field(
+        default=0.75, gt=0, lt=1, description="Share of the SLA when the assignee is reminded"
+    )
+    faq_threshold: float = Field(default=0.6, ge=0, le=1)
+    thank_praise: bool = True
+    group_lead: str = Field(default="", description="User told at breach; empty: the ops_head role")
+    calendar: WorkCalendarConfig = Field(default_factory=lambda: WorkCalendarConfig(
+        holidays=CN_HOLIDAYS_2026, makeup_workdays=CN_MAKEUP_2026))  # fmt: skip
+    feedback_days: int = Field(default=5, ge=1, le=90)
+
+    def sla_for(self, intent: Intent, priority: Priority) -> timedelta:
+        hours = self.sla_hours.get(priority.value) or self.sla_hours.get(intent.value) or self.sla_hours["default"]
+        return timedelta(hours=hours)
+
+
+class DEFAULT_TEMPLATES:
     thanks = "感谢您的支持与喜爱！我们会继续努力 ❤"
     acknowledge = "您好，已收到您的留言。现在是非工作时间，客服将在工作时间（周一至周五 9:00–18:00）尽快回复您。"
     feedback_closed = "您好，您反馈的问题已处理：{outcome}。感谢您帮助我们改进！"

@@ -26,8 +26,12 @@ class InteractionInput(BaseModel):
 class ReplyRequest(BaseModel):
     actor: Actor
     text: str = Field(min_length=1, max_length=2000)
-    request_key: str = Field(min_length=1, max_length=100, description="Idempotency key: a retry with it posts once")
-    save_as_faq: str = Field(default="", max_length=1000, description="If set, the question to save with this answer")
+    request_key: str = Field(
+        min_length=1, max_length=100, description="Idempotency key: a retry with it posts once"
+    )
+    save_as_faq: str = Field(
+        default="", max_length=1000, description="If set, the question to save with this answer"
+    )
 
 
 class AssignRequest(BaseModel):

@@ -49,7 +49,10 @@ def test_sla_spans_weekend_and_public_holiday() -> None:
     from domain.workcalendar import WorkCalendar
 
     received = datetime(2026, 12, 31, 17, 0, tzinfo=SH)  # Thursday 17:00; Friday is New Year's Day
-    due = WorkCalendar(policy.calendar).add(received, policy.sla_for(Intent.complaint, __import__("domain.inbox", fromlist=["Priority"]).Priority.normal))
+    due = WorkCalendar(policy.calendar).add(
+        received,
+        policy.sla_for(Intent.complaint, __import__("domain.inbox", fromlist=["Priority"]).Priority.normal),
+    )
     assert due == datetime(2027, 1, 4, 10, 0, tzinfo=SH)  # one hour left Thursday, one hour Monday
 
 
@@ -71,10 +74,14 @@ def set_policy(db: Database, policy: InboxPolicy) -> None:
         s.commit()
 
 
-async def start(env: WorkflowEnvironment, worker: Any, db: Database, text: str, n: int, **extra: Any) -> WorkflowHandle[Any, Any]:
+async def start(
+    env: WorkflowEnvironment, worker: Any, db: Database, text: str, n: int, **extra: Any
+) -> WorkflowHandle[Any, Any]:
     from activities.inbox import start_interactions
 
-    inputs = store_items(db, Platform.weibo, "brand_weibo", [{"external_id": f"c-{n}", "text": text, "author": f"用户{n}", **extra}])
+    inputs = store_items(
+        db, Platform.weibo, "brand_weibo", [{"external_id": f"c-{n}", "text": text, "author": f"用户{n}", **extra}]
+    )
     assert len(inputs) == 1
     await start_interactions(env.client, worker.task_queue, inputs)
     return env.client.get_workflow_handle(f"interaction-weibo-c-{n}")
@@ -174,7 +181,9 @@ async def test_escalation_chain_and_reply_posts_once(
         await env.sleep(timedelta(hours=1))  # 1.5 × SLA → ops_head
         st = await state(h, lambda s: "ops_head" in s.escalations, "ops_head")
         assert [(n.recipient_user, n.recipient_role) for n in notifications(db, "escalation")] == [
-            ("lead.wang", ""), ("", "ops_head")]
+            ("lead.wang", ""),
+            ("", "ops_head"),
+        ]
         sandbox.inject_fault(Platform.weibo, "reply", "timeout_after_accept")
         req = ReplyRequest(actor=AGENT, text="非常抱歉，已为您安排换货。", request_key="r-1")
         await h.execute_update(InteractionWorkflow.reply, req)
@@ -218,5 +227,3 @@ def test_redelivery_is_deduplicated(sqlite_database: Database) -> None:
     items = [{"external_id": "dup-1", "text": "请问有货吗？", "author": "a"}]
     assert len(store_items(sqlite_database, Platform.weibo, "acc", items)) == 1
     assert store_items(sqlite_database, Platform.weibo, "acc", items * 3) == []
-
-

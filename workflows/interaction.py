@@ -11,6 +11,7 @@ routed to its department and, once resolved, the user is told the outcome.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -45,8 +46,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.workcalendar import WorkCalendar
 
-RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5)
-REPLY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=8)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
+)
+REPLY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=8
+)
 AGENTS = frozenset({Role.interaction_agent, Role.ops_head})
 OPEN = ("new", "assigned", "waiting", "snoozed", "feedback_open")
 
@@ -159,7 +164,9 @@ class InteractionWorkflow:
 
     @workflow.update
     async def open_feedback(self, req: FeedbackRequest) -> InteractionState:
-        due = WorkCalendar(self.inp.policy.calendar).add(workflow.now(), timedelta(hours=9 * self.inp.policy.feedback_days))
+        due = WorkCalendar(self.inp.policy.calendar).add(
+            workflow.now(), timedelta(hours=9 * self.inp.policy.feedback_days)
+        )
         self.state.feedback_id = await workflow.execute_activity_method(
             InboxActivities.open_feedback,
             FeedbackOpen(interaction_id=self.inp.interaction_id, category=req.category, department=req.department,
@@ -207,7 +214,11 @@ class InteractionWorkflow:
         c = inp.classification
         workflow.upsert_search_attributes([SA_PROCESS.value_set("interaction"), SA_PLATFORMS.value_set([inp.platform.value]),
                                            SA_STAGE.value_set("new")])  # fmt: skip
-        self._log("received", inp.author, f"{c.intent.value}/{c.sentiment.value}/{c.priority.value}：" + "；".join(c.reasons))
+        self._log(
+            "received",
+            inp.author,
+            f"{c.intent.value}/{c.sentiment.value}/{c.priority.value}：" + "；".join(c.reasons),
+        )
         if c.intent is Intent.spam:
             await self._visibility(True, "system")
             try:
@@ -274,8 +285,8 @@ class InteractionWorkflow:
                 if workflow.now() >= wake:
                     break
                 try:
-                    await workflow.wait_condition(lambda: self.replied or self.resolved or self.state.snoozed_until != snooze,
-                                                  timeout=wake - workflow.now(), timeout_summary=f"sla-{step}")  # fmt: skip
+                    await workflow.wait_condition(partial(self._sla_woken, snooze), timeout=wake - workflow.now(),
+                                                  timeout_summary=f"sla-{step}")  # fmt: skip
                 except TimeoutError:
                     break
             if self.replied or self.resolved:
@@ -286,6 +297,9 @@ class InteractionWorkflow:
         await self._project()
         if self.state.feedback_id is not None:
             await self._feedback_loop()
+
+    def _sla_woken(self, snooze: datetime | None) -> bool:
+        return self.replied or self.resolved or self.state.snoozed_until != snooze
 
     async def _sla_step(self, step: str) -> None:
         who = self.state.assignee
@@ -301,7 +315,9 @@ class InteractionWorkflow:
 
     async def _escalate(self, subject: str, role: str, key: str, user: str = "") -> None:
         self.state.escalations.append(key)
-        await self._notify("escalation", subject, f"{self.inp.author}：{self.inp.text}", role=role, user=user, key=f"esc-{key}")
+        await self._notify(
+            "escalation", subject, f"{self.inp.author}：{self.inp.text}", role=role, user=user, key=f"esc-{key}"
+        )
         self._log("escalated", "system", f"{key} → {user or role}")
 
     async def _feedback_loop(self) -> None:

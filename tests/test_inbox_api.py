@@ -1,0 +1,141 @@
+"""The inbox API end to end on the time-skipping server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from connectors.sandbox import SandboxPlatform
+from db.accounts import create_user
+from db.engine import Database
+from domain.content import Platform
+from domain.roles import Role
+from tests.conftest import test_settings
+from tests.content_helpers import content_worker, seed_accounts
+
+pytestmark = pytest.mark.asyncio
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient, tokens: dict[str, str]) -> None:
+        self.client, self.tokens = client, tokens
+
+    async def call(self, who: str, method: str, path: str, body: Any = None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}", **kw.pop("headers", {})}
+        return await self.client.request(method, path, json=body, headers=headers, **kw)
+
+
+@pytest.fixture
+async def api(
+    time_skipping: WorkflowEnvironment, database: Database, tmp_path: Path
+) -> AsyncIterator[tuple[Api, SandboxPlatform]]:
+    seed_accounts(database)
+    tokens = {}
+    with database.session() as s:
+        for name, roles in {"agent": [Role.interaction_agent], "lead": [Role.ops_head], "pa": [Role.platform_admin],
+                            "pm": [Role.business_reviewer], "mkt": [Role.marketing]}.items():  # fmt: skip
+            _, tokens[name] = create_user(s, name, roles)
+        s.commit()
+    sandbox = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    async with content_worker(time_skipping.client, database, sandbox) as worker:
+        settings = test_settings(database, task_queue=worker.task_queue)
+        app = create_app(settings, db=database, temporal_client=time_skipping.client)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            yield Api(client, tokens), sandbox
+    sandbox.engine.dispose()
+
+
+async def wait(api: Api, item_id: int, check: Any) -> dict[str, Any]:
+    for _ in range(150):
+        d = (await api.call("agent", "GET", f"/inbox/{item_id}")).json()
+        if d.get("state") and check(d):
+            return dict(d)
+        await asyncio.sleep(0.1)
+    pytest.fail(str(d))
+
+
+async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skipping: WorkflowEnvironment) -> None:
+    a, sandbox = api
+    now = await time_skipping.get_current_time()
+    policy = (await a.call("agent", "GET", "/inbox/policy")).json()
+    assert policy["sla_hours"]["default"] == 2.0 and "2026-10-01" in policy["calendar"]["holidays"]
+    policy["calendar"] = {"start_hour": 0, "end_hour": 24, "workdays": [0, 1, 2, 3, 4, 5, 6]}
+    assert (await a.call("agent", "PUT", "/inbox/policy", policy)).status_code == 403
+    assert (await a.call("lead", "PUT", "/inbox/policy", policy)).status_code == 200
+    r = await a.call("lead", "POST", "/shifts", {"user": "agent", "starts_at": (now - timedelta(hours=1)).isoformat(),
+                                                 "ends_at": (now + timedelta(days=1)).isoformat()})  # fmt: skip
+    assert r.status_code == 201
+    items = {"items": [
+        {"external_id": "w-1", "kind": "dm", "text": "收到的暖手宝坏了，我要投诉退款", "author": "张三"},
+        {"external_id": "w-2", "kind": "comment", "text": "建议出一个粉色款，希望能考虑", "author": "李四"},
+        {"external_id": "w-3", "kind": "comment", "text": "加V：hx888888 兼职日赚500", "author": "广告"},
+    ]}  # fmt: skip
+    assert (await a.call("agent", "POST", "/inbox/ingest/weibo/brand_weibo", items)).status_code == 403
+    r = await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)
+    assert r.status_code == 200 and r.json() == {"received": 3, "new": 3}
+    assert (await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)).json()["new"] == 0  # redelivery
+    for _ in range(100):
+        mine = (await a.call("agent", "GET", "/inbox?mine=true")).json()
+        if len(mine) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert {i["intent"] for i in mine} == {"complaint", "suggestion"} and all(i["sla_due_at"] for i in mine)
+    spam = (await a.call("agent", "GET", "/inbox?status=hidden")).json()
+    assert [i["external_id"] for i in spam] == ["w-3"]
+    complaint = next(i for i in mine if i["intent"] == "complaint")
+    detail = await wait(a, complaint["id"], lambda d: d["state"]["status"] == "assigned")
+    assert detail["reasons"] and detail["state"]["history"][0]["kind"] == "received"
+
+    body = {"text": "非常抱歉，已为您办理退款。"}
+    r1 = await a.call("agent", "POST", f"/inbox/{complaint['id']}/reply", body, headers={"Idempotency-Key": "k-1"})
+    r2 = await a.call("agent", "POST", f"/inbox/{complaint['id']}/reply", body, headers={"Idempotency-Key": "k-1"})
+    assert r1.status_code == 200 and r2.status_code == 200
+    assert [p.text for p in sandbox.replies_to(Platform.weibo, "w-1")] == ["非常抱歉，已为您办理退款。"]
+    assert (await a.call("mkt", "POST", f"/inbox/{complaint['id']}/reply", body)).status_code == 403
+
+    suggestion = next(i for i in mine if i["intent"] == "suggestion")
+    r = await a.call(
+        "agent", "POST", f"/inbox/{suggestion['id']}/feedback", {"category": "功能建议", "department": "product"}
+    )
+    assert r.status_code == 200
+    r = await a.call(
+        "agent", "POST", f"/inbox/{suggestion['id']}/feedback", {"category": "x", "department": "product"}
+    )
+    assert r.status_code == 409
+    await a.call("agent", "POST", f"/inbox/{suggestion['id']}/reply", {"text": "感谢建议，已转产品部。"})
+    fb = (await a.call("pm", "GET", "/feedback?department=product")).json()
+    assert len(fb) == 1 and fb[0]["status"] == "open"
+    assert (
+        await a.call("pm", "POST", f"/feedback/{fb[0]['id']}/resolve", {"outcome": "下季度上线粉色款"})
+    ).status_code == 200
+    for _ in range(100):
+        fb = (await a.call("pm", "GET", "/feedback?department=product")).json()
+        if fb[0]["user_told_at"]:
+            break
+        await asyncio.sleep(0.1)
+    assert fb[0]["status"] == "resolved" and fb[0]["user_told_at"]
+    assert "下季度上线粉色款" in sandbox.replies_to(Platform.weibo, "w-2")[-1].text
+
+    figures = (await a.call("mkt", "GET", "/inbox/figures")).json()
+    assert figures["items"] == 3 and figures["by_intent"]["spam"] == 1 and figures["sla_compliance"] == 1.0
+
+    for method, path, body, field in [
+        ("agent", f"/inbox/{complaint['id']}/snooze", {"until": "soon"}, "until"),
+        ("agent", f"/inbox/{suggestion['id']}/feedback", {"category": "", "department": "product"}, "category"),
+        ("lead", "/shifts", {"user": "a", "starts_at": now.isoformat(), "ends_at": now.isoformat()}, "ends_at"),
+        ("agent", "/faq", {"question": "", "answer": "x"}, "question"),
+        ("lead", "/inbox/policy", {**policy, "sla_hours": {"urgent": 1}}, "sla_hours"),
+        ("pa", "/inbox/ingest/weibo/brand_weibo", {"items": [{"external_id": "x", "text": ""}]}, "items.0.text"),
+    ]:
+        verb = "PUT" if path == "/inbox/policy" else "POST"
+        r = await a.call(method, verb, path, body)
+        assert 400 <= r.status_code < 500 and r.json()["field"] == field, (path, r.text)
+    assert (await a.call("pa", "POST", "/inbox/ingest/weibo/nobody", items)).status_code == 404
