@@ -47,28 +47,54 @@ def store_items(
     policy = load_policy(db)
     out: list[InteractionInput] = []
     with db.session() as s:
-        known = set(s.exec(select(Interaction.external_id).where(
-            Interaction.platform == platform.value,
-            col(Interaction.external_id).in_([str(i["external_id"]) for i in items]))).all())  # fmt: skip
+        known = set(
+            s.exec(
+                select(Interaction.external_id).where(
+                    Interaction.platform == platform.value,
+                    col(Interaction.external_id).in_([str(i["external_id"]) for i in items]),
+                )
+            ).all()
+        )
         fresh = [i for i in items if str(i["external_id"]) not in known]
         hour_ago = datetime.now(UTC) - timedelta(hours=1)
         contexts = []
         for i in fresh:
             author, text = str(i.get("author", "")), str(i["text"])
-            recent = s.exec(select(func.count()).select_from(Interaction).where(
-                Interaction.author == author, col(Interaction.received_at) >= hour_ago)).one() if author else 0  # fmt: skip
+            recent = (
+                s.exec(
+                    select(func.count())
+                    .select_from(Interaction)
+                    .where(Interaction.author == author, col(Interaction.received_at) >= hour_ago)
+                ).one()
+                if author
+                else 0
+            )
             same = s.exec(select(func.count()).select_from(Interaction).where(Interaction.text == text)).one()
-            contexts.append(AuthorContext(followers=int(i.get("author_followers", 0) or 0), recent_items=int(recent),
-                                          same_text_seen=int(same)))  # fmt: skip
+            contexts.append(
+                AuthorContext(
+                    followers=int(i.get("author_followers", 0) or 0),
+                    recent_items=int(recent),
+                    same_text_seen=int(same),
+                )
+            )
         labels = classify([str(i["text"]) for i in fresh], contexts, default_model())
         for raw, c in zip(fresh, labels, strict=True):
             received = raw.get("received_at")
             received_at = datetime.fromisoformat(received) if isinstance(received, str) else datetime.now(UTC)
-            row = Interaction(platform=platform.value, account=account, external_id=str(raw["external_id"]),
-                              kind=str(raw.get("kind", "comment")), author=str(raw.get("author", "")),
-                              author_followers=int(raw.get("author_followers", 0) or 0), text=str(raw["text"]),
-                              intent=c.intent.value, sentiment=c.sentiment.value, priority=c.priority.value,
-                              reasons=c.reasons, received_at=received_at)  # fmt: skip
+            row = Interaction(
+                platform=platform.value,
+                account=account,
+                external_id=str(raw["external_id"]),
+                kind=str(raw.get("kind", "comment")),
+                author=str(raw.get("author", "")),
+                author_followers=int(raw.get("author_followers", 0) or 0),
+                text=str(raw["text"]),
+                intent=c.intent.value,
+                sentiment=c.sentiment.value,
+                priority=c.priority.value,
+                reasons=c.reasons,
+                received_at=received_at,
+            )
             try:
                 with s.begin_nested():
                     s.add(row)
@@ -77,9 +103,20 @@ def store_items(
             s.flush()
             assert row.id is not None
             row.workflow_id = f"interaction-{platform.value}-{row.external_id}"
-            out.append(InteractionInput(interaction_id=row.id, platform=platform, account=account,
-                                        external_id=row.external_id, kind=Kind(row.kind), author=row.author,
-                                        text=row.text, received_at=received_at, classification=c, policy=policy))  # fmt: skip
+            out.append(
+                InteractionInput(
+                    interaction_id=row.id,
+                    platform=platform,
+                    account=account,
+                    external_id=row.external_id,
+                    kind=Kind(row.kind),
+                    author=row.author,
+                    text=row.text,
+                    received_at=received_at,
+                    classification=c,
+                    policy=policy,
+                )
+            )
         s.commit()
     return out
 
@@ -89,9 +126,12 @@ async def start_interactions(client: Any, task_queue: str, inputs: list[Interact
 
     for inp in inputs:
         await client.start_workflow(
-            InteractionWorkflow.run, inp, id=f"interaction-{inp.platform.value}-{inp.external_id}",
-            task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )  # fmt: skip
+            InteractionWorkflow.run,
+            inp,
+            id=f"interaction-{inp.platform.value}-{inp.external_id}",
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
 
 
 class InboxActivities:
@@ -123,9 +163,11 @@ class InboxActivities:
             if not on_shift:
                 return ""
             load = {u: 0 for u in sorted(set(on_shift))}
-            for user, n in s.exec(select(Interaction.assignee, func.count()).where(
-                    col(Interaction.assignee).in_(list(load)), col(Interaction.resolved_at).is_(None))
-                    .group_by(col(Interaction.assignee))).all():  # fmt: skip
+            for user, n in s.exec(
+                select(Interaction.assignee, func.count())
+                .where(col(Interaction.assignee).in_(list(load)), col(Interaction.resolved_at).is_(None))
+                .group_by(col(Interaction.assignee))
+            ).all():
                 load[user] = int(n)
             return min(load, key=lambda u: (load[u], u))
 
@@ -184,12 +226,20 @@ class InboxActivities:
     @activity.defn
     def open_feedback(self, inp: FeedbackOpen) -> int:
         with self.db.session() as s:
-            existing = s.exec(select(FeedbackRecord).where(FeedbackRecord.interaction_id == inp.interaction_id,
-                                                           FeedbackRecord.status == "open")).first()  # fmt: skip
+            existing = s.exec(
+                select(FeedbackRecord).where(
+                    FeedbackRecord.interaction_id == inp.interaction_id, FeedbackRecord.status == "open"
+                )
+            ).first()
             if existing is not None:
                 return existing.id or 0
-            row = FeedbackRecord(interaction_id=inp.interaction_id, category=inp.category, department=inp.department,
-                                 summary=inp.summary, due_at=inp.due_at)  # fmt: skip
+            row = FeedbackRecord(
+                interaction_id=inp.interaction_id,
+                category=inp.category,
+                department=inp.department,
+                summary=inp.summary,
+                due_at=inp.due_at,
+            )
             s.add(row)
             s.commit()
             return row.id or 0

@@ -187,9 +187,13 @@ class MonitoringActivities:
                 session.commit()
             first = session.get(MonitoredItem, inp.item_ids[0]) if inp.item_ids else None
             row, wf_input = open_incident(
-                session, title=f"舆情高风险：{inp.topic_name}" + (f" — {first.text[:40]}" if first else ""),
-                description="监测系统自动升级：高风险舆情", reported_by="monitoring", evidence=[], topic=inp.topic_key,
-            )  # fmt: skip
+                session,
+                title=f"舆情高风险：{inp.topic_name}" + (f" — {first.text[:40]}" if first else ""),
+                description="监测系统自动升级：高风险舆情",
+                reported_by="monitoring",
+                evidence=[],
+                topic=inp.topic_key,
+            )
             assert row.id is not None
             session.add(TopicIncident(topic_key=inp.topic_key, incident_id=row.id))
             try:

@@ -76,12 +76,29 @@ async def bench_open(n: int) -> dict[str, float]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [temporal, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port), "--log-level", "error",
-         "--db-filename", str(tmp / "temporal.db"), "--sqlite-pragma", "journal_mode=WAL",
-         "--sqlite-pragma", "synchronous=NORMAL", *dev_server_search_attribute_flags()],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    server = subprocess.Popen(  # noqa: ASYNC220 (a benchmark harness starting its server)
+        [
+            temporal,
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+            "--db-filename",
+            str(tmp / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=WAL",
+            "--sqlite-pragma",
+            "synchronous=NORMAL",
+            *dev_server_search_attribute_flags(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:
@@ -107,23 +124,33 @@ async def bench_open(n: int) -> dict[str, float]:
             async with build_worker(
                 client, "inbox-bench", Dependencies(db=db, connectors={"sandbox": sandbox}), ex
             ):
+                sem = asyncio.Semaphore(64)
+
+                async def one(sem: asyncio.Semaphore, inp: object) -> None:
+                    async with sem:
+                        await start_interactions(client, "inbox-bench", [inp])  # type: ignore[list-item]
+
                 started = time.perf_counter()
                 for i in range(0, n, 500):
-                    items = [{"external_id": f"b-{j}", "kind": "dm", "author": f"u{j}",
-                              "text": f"快递坏了，我要投诉退款，订单{j}"} for j in range(i, min(i + 500, n))]  # fmt: skip
+                    items = [
+                        {
+                            "external_id": f"b-{j}",
+                            "kind": "dm",
+                            "author": f"u{j}",
+                            "text": f"快递坏了，我要投诉退款，订单{j}",
+                        }
+                        for j in range(i, min(i + 500, n))
+                    ]
                     inputs = store_items(db, Platform.weibo, "bench", items)
-                    sem = asyncio.Semaphore(64)
-
-                    async def one(inp: object) -> None:
-                        async with sem:
-                            await start_interactions(client, "inbox-bench", [inp])  # type: ignore[list-item]
-
-                    await asyncio.gather(*(one(x) for x in inputs))
+                    await asyncio.gather(*(one(sem, x) for x in inputs))
                 open_now = 0
                 for _ in range(3600):
                     with db.session() as s:
-                        open_now = s.exec(select(func.count()).select_from(Interaction).where(
-                            col(Interaction.status).in_(["waiting", "assigned"]))).one()  # fmt: skip
+                        open_now = s.exec(
+                            select(func.count())
+                            .select_from(Interaction)
+                            .where(col(Interaction.status).in_(["waiting", "assigned"]))
+                        ).one()
                     if open_now >= n:
                         break
                     await asyncio.sleep(1)
@@ -140,8 +167,14 @@ async def bench_open(n: int) -> dict[str, float]:
         server.terminate()
         server.wait(30)
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"open_workflows": int(listed), "open_in_projection": int(open_now), "start_and_settle_s": round(elapsed, 1),
-            "workflows_per_s": round(n / elapsed, 1), "worker_rss_mb": rss_after, "worker_rss_before_mb": rss_before}  # fmt: skip
+    return {
+        "open_workflows": int(listed),
+        "open_in_projection": int(open_now),
+        "start_and_settle_s": round(elapsed, 1),
+        "workflows_per_s": round(n / elapsed, 1),
+        "worker_rss_mb": rss_after,
+        "worker_rss_before_mb": rss_before,
+    }
 
 
 def main() -> None:

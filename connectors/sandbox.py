@@ -231,9 +231,16 @@ class SandboxPlatform:
         for ts in range(start, int(until.timestamp()) + 1, step):
             n = ts // step
             kind, text = _TRAFFIC[n % len(_TRAFFIC)]
-            out.append({"external_id": f"{platform.value}-{account}-{n}", "kind": kind, "text": text,
-                        "author": f"粉丝{n % 613}", "author_followers": 50 + n % 3000,
-                        "received_at": datetime.fromtimestamp(ts, UTC).isoformat()})  # fmt: skip
+            out.append(
+                {
+                    "external_id": f"{platform.value}-{account}-{n}",
+                    "kind": kind,
+                    "text": text,
+                    "author": f"粉丝{n % 613}",
+                    "author_followers": 50 + n % 3000,
+                    "received_at": datetime.fromtimestamp(ts, UTC).isoformat(),
+                }
+            )
         return out
 
     def reply(self, platform: Platform, account: str, external_id: str, text: str, key: str) -> PostRef:
@@ -243,22 +250,27 @@ class SandboxPlatform:
         existing = self.find_by_key(platform, account, key)
         if existing is not None:
             return existing
-        ref = self.publish(PostRequest(platform=platform, account=account, idempotency_key=key,
-                                       title=f"re:{external_id}", text=text))  # fmt: skip
+        ref = self.publish(
+            PostRequest(
+                platform=platform, account=account, idempotency_key=key, title=f"re:{external_id}", text=text
+            )
+        )
         if fault == "timeout_after_accept":
             raise PlatformTimeout("sandbox: accepted the reply, then timed out before answering")
         return ref
 
     def replies_to(self, platform: Platform, external_id: str) -> list[PostView]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(posts).where(posts.c.platform == platform.value,
-                                                    posts.c.title == f"re:{external_id}"))  # fmt: skip
+            rows = conn.execute(
+                select(posts).where(posts.c.platform == platform.value, posts.c.title == f"re:{external_id}")
+            )
             return [self._view(r) for r in rows]
 
     def hide(self, platform: Platform, account: str, external_id: str) -> None:
         with self.engine.begin() as conn:
-            exists = conn.execute(select(hidden.c.id).where(hidden.c.platform == platform.value,
-                                                            hidden.c.external_id == external_id)).first()  # fmt: skip
+            exists = conn.execute(
+                select(hidden.c.id).where(hidden.c.platform == platform.value, hidden.c.external_id == external_id)
+            ).first()
             if exists is None:
                 conn.execute(insert(hidden).values(platform=platform.value, external_id=external_id))
 
@@ -270,8 +282,14 @@ class SandboxPlatform:
 
     def is_hidden(self, platform: Platform, external_id: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(hidden.c.id).where(hidden.c.platform == platform.value,
-                                                          hidden.c.external_id == external_id)).first() is not None  # fmt: skip
+            return (
+                conn.execute(
+                    select(hidden.c.id).where(
+                        hidden.c.platform == platform.value, hidden.c.external_id == external_id
+                    )
+                ).first()
+                is not None
+            )
 
     # -- monitoring: platform search ----------------------------------------------------------------
     def search(
@@ -287,19 +305,29 @@ class SandboxPlatform:
         start = int(since.timestamp()) // step * step + step
         for ts in range(start, int(until.timestamp()) + 1, step):
             n = ts // step
-            out.append({
-                "external_id": f"{platform.value}-{n}", "text": _CHATTER[n % len(_CHATTER)].format(b=brand),
-                "author": f"用户{n % 997}", "author_followers": 100 + n % 5000, "engagement": n % 40,
-                "published_at": datetime.fromtimestamp(ts, UTC).isoformat(),
-            })  # fmt: skip
+            out.append(
+                {
+                    "external_id": f"{platform.value}-{n}",
+                    "text": _CHATTER[n % len(_CHATTER)].format(b=brand),
+                    "author": f"用户{n % 997}",
+                    "author_followers": 100 + n % 5000,
+                    "engagement": n % 40,
+                    "published_at": datetime.fromtimestamp(ts, UTC).isoformat(),
+                }
+            )
         while self._take_fault(platform, "search") == "negative_event":
             n = len(out)
-            out.append({
-                "external_id": f"{platform.value}-event-{uuid.uuid4().hex[:8]}",
-                "text": _NEGATIVE_EVENT[n % len(_NEGATIVE_EVENT)].format(b=brand),
-                "author": "大V曝光", "author_followers": 2_000_000, "engagement": 5000, "reposts": 1200,
-                "published_at": until.isoformat(),
-            })  # fmt: skip
+            out.append(
+                {
+                    "external_id": f"{platform.value}-event-{uuid.uuid4().hex[:8]}",
+                    "text": _NEGATIVE_EVENT[n % len(_NEGATIVE_EVENT)].format(b=brand),
+                    "author": "大V曝光",
+                    "author_followers": 2_000_000,
+                    "engagement": 5000,
+                    "reposts": 1200,
+                    "published_at": until.isoformat(),
+                }
+            )
         return out
 
     # -- helpers ------------------------------------------------------------------------------------

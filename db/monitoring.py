@@ -49,8 +49,9 @@ class Analyzer:
         self.matrix = matrix
         self.model = model or default_model()
 
-    def analyse_items(self, items: list[RawItem], authority: Authority, recent: dict[str, tuple[int, int]],
-                      keep_unmatched: bool) -> list[Analysis]:  # fmt: skip
+    def analyse_items(
+        self, items: list[RawItem], authority: Authority, recent: dict[str, tuple[int, int]], keep_unmatched: bool
+    ) -> list[Analysis]:
         joined = [f"{i.title} {i.text}" if i.title else i.text for i in items]
         sentiments = self.model.classify(joined)
         matches = [[(m.spec.key, m.match(t)) for m in self.matchers] for t in joined]
@@ -70,11 +71,21 @@ class Analyzer:
             primary = hits[0][0] if hits else ""
             volume, negative = traffic.get(primary, (0, 0))
             groups: set[str] = set().union(*(tm.groups for _, tm in hits)) if hits else set()
-            risk = assess(ItemSignals(
-                sentiment=label, sentiment_confidence=conf, authority=authority, author_followers=raw.author_followers,
-                engagement=raw.engagement, reposts=raw.reposts, groups=groups, text=text,
-                topic_items_last_hour=volume, topic_negative_share=negative / volume if volume else 0.0,
-            ), self.matrix)  # fmt: skip
+            risk = assess(
+                ItemSignals(
+                    sentiment=label,
+                    sentiment_confidence=conf,
+                    authority=authority,
+                    author_followers=raw.author_followers,
+                    engagement=raw.engagement,
+                    reposts=raw.reposts,
+                    groups=groups,
+                    text=text,
+                    topic_items_last_hour=volume,
+                    topic_negative_share=negative / volume if volume else 0.0,
+                ),
+                self.matrix,
+            )
             watch_reason = ""
             if LEVEL_ORDER[risk.level] >= LEVEL_ORDER[RiskLevel.medium]:
                 watch_reason = f"风险 {risk.level.value}"
@@ -84,8 +95,14 @@ class Analyzer:
             out.append(Analysis(raw, [k for k, _ in hits], terms, label, p, conf, risk, watch_reason))
         return out
 
-    def analyse(self, source: MonitorSource, items: list[RawItem], recent: dict[str, tuple[int, int]],
-                keep_unmatched: bool, now: datetime) -> list[MonitoredItem]:  # fmt: skip
+    def analyse(
+        self,
+        source: MonitorSource,
+        items: list[RawItem],
+        recent: dict[str, tuple[int, int]],
+        keep_unmatched: bool,
+        now: datetime,
+    ) -> list[MonitoredItem]:
         authority = (
             Authority(source.authority) if source.authority in Authority.__members__ else Authority.individual
         )
@@ -95,14 +112,31 @@ class Analyzer:
 def to_row(source: MonitorSource, a: Analysis, now: datetime) -> MonitoredItem:
     raw, risk = a.raw, a.risk
     return MonitoredItem(
-        source_key=source.key, external_id=raw.external_id, topic_key=a.topics[0] if a.topics else "", topics=a.topics,
-        url=raw.url, title=raw.title, text=raw.text, author=raw.author, author_followers=raw.author_followers,
-        engagement=raw.engagement, reposts=raw.reposts, published_at=raw.published_at, ingested_at=now,
-        sentiment=a.sentiment.value, sentiment_score=round(a.score, 4), confidence=round(a.confidence, 4),
-        risk_level=risk.level.value, priority=risk.priority, impact=risk.impact.value, likelihood=risk.likelihood.value,
-        reasons=risk.reasons, matched_terms=a.terms, watch_status="pending" if a.watch_reason else "",
+        source_key=source.key,
+        external_id=raw.external_id,
+        topic_key=a.topics[0] if a.topics else "",
+        topics=a.topics,
+        url=raw.url,
+        title=raw.title,
+        text=raw.text,
+        author=raw.author,
+        author_followers=raw.author_followers,
+        engagement=raw.engagement,
+        reposts=raw.reposts,
+        published_at=raw.published_at,
+        ingested_at=now,
+        sentiment=a.sentiment.value,
+        sentiment_score=round(a.score, 4),
+        confidence=round(a.confidence, 4),
+        risk_level=risk.level.value,
+        priority=risk.priority,
+        impact=risk.impact.value,
+        likelihood=risk.likelihood.value,
+        reasons=risk.reasons,
+        matched_terms=a.terms,
+        watch_status="pending" if a.watch_reason else "",
         watch_reason=a.watch_reason,
-    )  # fmt: skip
+    )
 
 
 def active_topics(session: Session) -> list[TopicSpec]:
@@ -121,17 +155,27 @@ def recent_traffic(session: Session, now: datetime) -> dict[str, tuple[int, int]
     return {k: (int(n), int(neg or 0)) for k, n, neg in rows}
 
 
-def ingest(session: Session, source: MonitorSource, items: list[RawItem], now: datetime, *,
-           analyzer: Analyzer | None = None, keep_unmatched: bool = True) -> IngestResult:  # fmt: skip
+def ingest(
+    session: Session,
+    source: MonitorSource,
+    items: list[RawItem],
+    now: datetime,
+    *,
+    analyzer: Analyzer | None = None,
+    keep_unmatched: bool = True,
+) -> IngestResult:
     """Analyse and store a batch; items already stored for this source are skipped (idempotent)."""
     result = IngestResult()
     unique: dict[str, RawItem] = {}
     for item in items:
         unique.setdefault(item.external_id, item)
-    existing = set(session.exec(
-        select(MonitoredItem.external_id).where(MonitoredItem.source_key == source.key,
-                                                col(MonitoredItem.external_id).in_(list(unique)))
-    ).all())  # fmt: skip
+    existing = set(
+        session.exec(
+            select(MonitoredItem.external_id).where(
+                MonitoredItem.source_key == source.key, col(MonitoredItem.external_id).in_(list(unique))
+            )
+        ).all()
+    )
     result.duplicates = len(items) - len(unique) + len(existing)
     fresh = [i for k, i in unique.items() if k not in existing]
     if not fresh:

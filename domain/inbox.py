@@ -48,12 +48,42 @@ _SOLICIT = ("加V", "加v", "加微", "兼职", "日赚", "代刷", "刷单", "�
 
 _CUES: dict[Intent, tuple[str, ...]] = {
     Intent.sales_lead: ("批发", "代理", "加盟", "采购", "报价", "团购", "企业定制", "大批量", "合作洽谈", "经销"),
-    Intent.complaint: ("投诉", "退款", "退货", "坏了", "太差", "差评", "垃圾", "骗", "欺诈", "质量问题", "没人管",
-                       "不回复", "太慢", "维权", "故障", "假货", "失望"),
-    Intent.inquiry: ("请问", "怎么", "如何", "多少", "哪里", "能不能", "可以吗", "吗", "？", "?", "什么时候", "是否"),
+    Intent.complaint: (
+        "投诉",
+        "退款",
+        "退货",
+        "坏了",
+        "太差",
+        "差评",
+        "垃圾",
+        "骗",
+        "欺诈",
+        "质量问题",
+        "没人管",
+        "不回复",
+        "太慢",
+        "维权",
+        "故障",
+        "假货",
+        "失望",
+    ),
+    Intent.inquiry: (
+        "请问",
+        "怎么",
+        "如何",
+        "多少",
+        "哪里",
+        "能不能",
+        "可以吗",
+        "吗",
+        "？",
+        "?",
+        "什么时候",
+        "是否",
+    ),
     Intent.suggestion: ("建议", "希望", "要是能", "最好能", "能否增加", "改进", "意见", "期待"),
     Intent.praise: ("好评", "喜欢", "赞", "支持", "谢谢", "感谢", "棒", "推荐", "满意", "好用", "爱了"),
-}  # fmt: skip
+}
 _CUE_AUTOMATON = Automaton({cue: intent for intent, cues in _CUES.items() for cue in cues})
 
 
@@ -189,14 +219,22 @@ def faq_match(text: str, entries: list[FaqEntry]) -> tuple[FaqEntry | None, floa
 # Public holidays and make-up workdays for 2026 as the team recorded them from the State Council's notice;
 # edit them through PUT /inbox/policy if the notice differs.
 CN_HOLIDAYS_2026 = [
-    "2026-01-01", "2026-01-02", "2026-01-03",
+    "2026-01-01",
+    "2026-01-02",
+    "2026-01-03",
     *(f"2026-02-{d:02d}" for d in range(15, 24)),
-    "2026-04-04", "2026-04-05", "2026-04-06",
+    "2026-04-04",
+    "2026-04-05",
+    "2026-04-06",
     *(f"2026-05-{d:02d}" for d in range(1, 6)),
-    "2026-06-19", "2026-06-20", "2026-06-21",
-    "2026-09-25", "2026-09-26", "2026-09-27",
+    "2026-06-19",
+    "2026-06-20",
+    "2026-06-21",
+    "2026-09-25",
+    "2026-09-26",
+    "2026-09-27",
     *(f"2026-10-{d:02d}" for d in range(1, 8)),
-]  # fmt: skip
+]
 CN_MAKEUP_2026 = ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10"]
 
 
@@ -213,8 +251,9 @@ class InboxPolicy(BaseModel):
     faq_threshold: float = Field(default=0.6, ge=0, le=1)
     thank_praise: bool = True
     group_lead: str = Field(default="", description="User told at breach; empty: the ops_head role")
-    calendar: WorkCalendarConfig = Field(default_factory=lambda: WorkCalendarConfig(
-        holidays=CN_HOLIDAYS_2026, makeup_workdays=CN_MAKEUP_2026))  # fmt: skip
+    calendar: WorkCalendarConfig = Field(
+        default_factory=lambda: WorkCalendarConfig(holidays=CN_HOLIDAYS_2026, makeup_workdays=CN_MAKEUP_2026)
+    )
     feedback_days: int = Field(default=5, ge=1, le=90)
 
     def sla_for(self, intent: Intent, priority: Priority) -> timedelta:

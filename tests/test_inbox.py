@@ -32,11 +32,25 @@ AGENT = Actor(user_id=90, name="xiaozhou", roles=[Role.interaction_agent])
 
 
 def test_classification_with_reasons() -> None:
-    texts = ["请问暖手宝充满电要多久？", "坏了，我要投诉退款！", "加V：hx888888 兼职日赚500", "公司想批发两百台，请报价",
-             "建议出粉色款", "很好用，支持！", "http://spam.example.com 点击链接领红包 13812345678"]  # fmt: skip
+    texts = [
+        "请问暖手宝充满电要多久？",
+        "坏了，我要投诉退款！",
+        "加V：hx888888 兼职日赚500",
+        "公司想批发两百台，请报价",
+        "建议出粉色款",
+        "很好用，支持！",
+        "http://spam.example.com 点击链接领红包 13812345678",
+    ]
     got = classify(texts, [AuthorContext()] * len(texts), default_model())
-    assert [c.intent for c in got] == [Intent.inquiry, Intent.complaint, Intent.spam, Intent.sales_lead,
-                                       Intent.suggestion, Intent.praise, Intent.spam]  # fmt: skip
+    assert [c.intent for c in got] == [
+        Intent.inquiry,
+        Intent.complaint,
+        Intent.spam,
+        Intent.sales_lead,
+        Intent.suggestion,
+        Intent.praise,
+        Intent.spam,
+    ]
     assert any("含微信/QQ号" in r for r in got[2].reasons) and any("含链接" in r for r in got[6].reasons)
     flood = classify(["求关注"], [AuthorContext(recent_items=12)], default_model())[0]
     assert flood.intent is Intent.spam and "刷屏" in flood.reasons[-1]
@@ -150,8 +164,9 @@ async def test_off_hours_acknowledgement(
 ) -> None:
     env, db = time_skipping, sqlite_database
     now = (await env.get_current_time()).astimezone(SH)
-    closed_hours = WorkCalendarConfig(start_hour=(now.hour + 2) % 24, end_hour=(now.hour + 2) % 24 + 1 or 1,
-                                      workdays=[0, 1, 2, 3, 4, 5, 6])  # fmt: skip
+    closed_hours = WorkCalendarConfig(
+        start_hour=(now.hour + 2) % 24, end_hour=(now.hour + 2) % 24 + 1 or 1, workdays=[0, 1, 2, 3, 4, 5, 6]
+    )
     if closed_hours.end_hour <= closed_hours.start_hour:
         closed_hours = WorkCalendarConfig(start_hour=1, end_hour=2, workdays=[0, 1, 2, 3, 4, 5, 6])
     set_policy(db, InboxPolicy(calendar=closed_hours))
@@ -201,19 +216,26 @@ async def test_feedback_loop_tells_the_user(
     async with content_worker(env.client, db, sandbox) as w:
         h = await start(env, w, db, "建议暖手宝增加定时关机功能，希望能考虑", 9)
         await state(h, lambda s: s.status == "assigned", "assigned")
-        await h.execute_update(InteractionWorkflow.open_feedback, FeedbackRequest(
-            actor=AGENT, category="功能建议", department="product", summary="定时关机"))  # fmt: skip
-        await h.execute_update(InteractionWorkflow.reply, ReplyRequest(actor=AGENT, text="感谢建议，已转产品部门。",
-                                                                       request_key="r-9", save_as_faq=""))  # fmt: skip
+        await h.execute_update(
+            InteractionWorkflow.open_feedback,
+            FeedbackRequest(actor=AGENT, category="功能建议", department="product", summary="定时关机"),
+        )
+        await h.execute_update(
+            InteractionWorkflow.reply,
+            ReplyRequest(actor=AGENT, text="感谢建议，已转产品部门。", request_key="r-9", save_as_faq=""),
+        )
         await state(h, lambda s: s.status == "feedback_open", "feedback open")
         with db.session() as s:
             fb = s.exec(select(FeedbackRecord)).one()
             assert fb.department == "product" and fb.status == "open"
         await env.sleep(timedelta(days=1, minutes=5))
         assert any("用户反馈待处理" in n.subject for n in notifications(db, "reminder"))
-        await h.execute_update(InteractionWorkflow.resolve_feedback,
-                               FeedbackOutcome(actor=Actor(user_id=5, name="pm", roles=[Role.ops_head]),
-                                               outcome="新版固件已加入 2 小时定时关机"))  # fmt: skip
+        await h.execute_update(
+            InteractionWorkflow.resolve_feedback,
+            FeedbackOutcome(
+                actor=Actor(user_id=5, name="pm", roles=[Role.ops_head]), outcome="新版固件已加入 2 小时定时关机"
+            ),
+        )
         st = await state(h, lambda s: s.status == "closed", "closed")
         assert "user_told_outcome" in [e.kind for e in st.history]
     replies = [p.text for p in sandbox.replies_to(Platform.weibo, "c-9")]

@@ -40,8 +40,13 @@ async def api(
     seed_accounts(database)
     tokens = {}
     with database.session() as s:
-        for name, roles in {"agent": [Role.interaction_agent], "lead": [Role.ops_head], "pa": [Role.platform_admin],
-                            "pm": [Role.business_reviewer], "mkt": [Role.marketing]}.items():  # fmt: skip
+        for name, roles in {
+            "agent": [Role.interaction_agent],
+            "lead": [Role.ops_head],
+            "pa": [Role.platform_admin],
+            "pm": [Role.business_reviewer],
+            "mkt": [Role.marketing],
+        }.items():
             _, tokens[name] = create_user(s, name, roles)
         s.commit()
     sandbox = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
@@ -70,14 +75,24 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
     policy["calendar"] = {"start_hour": 0, "end_hour": 24, "workdays": [0, 1, 2, 3, 4, 5, 6]}
     assert (await a.call("agent", "PUT", "/inbox/policy", policy)).status_code == 403
     assert (await a.call("lead", "PUT", "/inbox/policy", policy)).status_code == 200
-    r = await a.call("lead", "POST", "/shifts", {"user": "agent", "starts_at": (now - timedelta(hours=1)).isoformat(),
-                                                 "ends_at": (now + timedelta(days=1)).isoformat()})  # fmt: skip
+    r = await a.call(
+        "lead",
+        "POST",
+        "/shifts",
+        {
+            "user": "agent",
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(days=1)).isoformat(),
+        },
+    )
     assert r.status_code == 201
-    items = {"items": [
-        {"external_id": "w-1", "kind": "dm", "text": "收到的暖手宝坏了，我要投诉退款", "author": "张三"},
-        {"external_id": "w-2", "kind": "comment", "text": "建议出一个粉色款，希望能考虑", "author": "李四"},
-        {"external_id": "w-3", "kind": "comment", "text": "加V：hx888888 兼职日赚500", "author": "广告"},
-    ]}  # fmt: skip
+    items = {
+        "items": [
+            {"external_id": "w-1", "kind": "dm", "text": "收到的暖手宝坏了，我要投诉退款", "author": "张三"},
+            {"external_id": "w-2", "kind": "comment", "text": "建议出一个粉色款，希望能考虑", "author": "李四"},
+            {"external_id": "w-3", "kind": "comment", "text": "加V：hx888888 兼职日赚500", "author": "广告"},
+        ]
+    }
     assert (await a.call("agent", "POST", "/inbox/ingest/weibo/brand_weibo", items)).status_code == 403
     r = await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)
     assert r.status_code == 200 and r.json() == {"received": 3, "new": 3}
@@ -110,7 +125,8 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
         "agent", "POST", f"/inbox/{suggestion['id']}/feedback", {"category": "x", "department": "product"}
     )
     assert r.status_code == 409
-    await a.call("agent", "POST", f"/inbox/{suggestion['id']}/reply", {"text": "感谢建议，已转产品部。"})
+    r = await a.call("agent", "POST", f"/inbox/{suggestion['id']}/reply", {"template": "thanks"})
+    assert r.status_code == 200
     fb = (await a.call("pm", "GET", "/feedback?department=product")).json()
     assert len(fb) == 1 and fb[0]["status"] == "open"
     assert (
@@ -122,7 +138,8 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
             break
         await asyncio.sleep(0.1)
     assert fb[0]["status"] == "resolved" and fb[0]["user_told_at"]
-    assert "下季度上线粉色款" in sandbox.replies_to(Platform.weibo, "w-2")[-1].text
+    replies = [p.text for p in sandbox.replies_to(Platform.weibo, "w-2")]
+    assert replies[0].startswith("感谢您的支持") and "下季度上线粉色款" in replies[-1]
 
     figures = (await a.call("mkt", "GET", "/inbox/figures")).json()
     assert figures["items"] == 3 and figures["by_intent"]["spam"] == 1 and figures["sla_compliance"] == 1.0
@@ -132,6 +149,8 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
         ("agent", f"/inbox/{suggestion['id']}/feedback", {"category": "", "department": "product"}, "category"),
         ("lead", "/shifts", {"user": "a", "starts_at": now.isoformat(), "ends_at": now.isoformat()}, "ends_at"),
         ("agent", "/faq", {"question": "", "answer": "x"}, "question"),
+        ("agent", f"/inbox/{complaint['id']}/reply", {"text": ""}, "text"),
+        ("agent", f"/inbox/{complaint['id']}/reply", {"template": "nope"}, "template"),
         ("lead", "/inbox/policy", {**policy, "sla_hours": {"urgent": 1}}, "sla_hours"),
         ("pa", "/inbox/ingest/weibo/brand_weibo", {"items": [{"external_id": "x", "text": ""}]}, "items.0.text"),
     ]:

@@ -65,8 +65,13 @@ def test_boolean_queries() -> None:
     assert not evaluate(q, {"恒星", "暖手宝", "招聘"}) and not evaluate(q, {"恒星"})
     assert evaluate(parse_query("a OR b c"), {"a"}) and not evaluate(parse_query("(a OR b) c"), {"a"})
     assert evaluate(parse_query("NOT NOT a"), {"a"})
-    for bad, where in (("(a OR b", "expected )"), ('a AND ""', "empty quoted"), ("a OR", "expected a term"),
-                       (")", "expected a term"), ("a b)", "unexpected")):  # fmt: skip
+    for bad, where in (
+        ("(a OR b", "expected )"),
+        ('a AND ""', "empty quoted"),
+        ("a OR", "expected a term"),
+        (")", "expected a term"),
+        ("a b)", "unexpected"),
+    ):
         with pytest.raises(ValueError, match=re.escape(where)):
             parse_query(bad)
     with pytest.raises(ValueError):
@@ -91,9 +96,18 @@ def test_matching_overlapping_adjacent_and_mixed_script() -> None:
 
 def test_risk_matrix_and_reasons() -> None:
     matrix = default_matrix()
-    high = assess(ItemSignals(sentiment=Sentiment.negative, sentiment_confidence=0.9, authority=Authority.news,
-                              author_followers=2_000_000, text="恒星暖手宝起火，我们要起诉", topic_items_last_hour=60,
-                              groups={"product"}), matrix)  # fmt: skip
+    high = assess(
+        ItemSignals(
+            sentiment=Sentiment.negative,
+            sentiment_confidence=0.9,
+            authority=Authority.news,
+            author_followers=2_000_000,
+            text="恒星暖手宝起火，我们要起诉",
+            topic_items_last_hour=60,
+            groups={"product"},
+        ),
+        matrix,
+    )
     assert (high.level, high.impact, high.likelihood, high.priority) == (
         RiskLevel.high,
         Impact.severe,
@@ -112,8 +126,15 @@ def test_risk_matrix_and_reasons() -> None:
         assert reason in joined, reason
     low = assess(ItemSignals(sentiment=Sentiment.negative, sentiment_confidence=0.3, text="有点贵"), matrix)
     assert low.level is RiskLevel.none or low.level is RiskLevel.low
-    praise = assess(ItemSignals(sentiment=Sentiment.positive, authority=Authority.news, author_followers=5_000_000,
-                                text="恒星新品很好用"), matrix)  # fmt: skip
+    praise = assess(
+        ItemSignals(
+            sentiment=Sentiment.positive,
+            authority=Authority.news,
+            author_followers=5_000_000,
+            text="恒星新品很好用",
+        ),
+        matrix,
+    )
     assert praise.level is RiskLevel.none and "无风险" in praise.reasons[-1]
     # The matrix is data: make minor × certain high and the same item becomes high.
     cells = {i: dict(row) for i, row in matrix.cells.items()}
@@ -150,13 +171,20 @@ class Api:
             method, path, json=body, headers={"Authorization": f"Bearer {self.tokens[who]}"}
         )
 
-    async def post_signed(self, source: str, secret: str, payload: Any, ts: int | None = None,
-                          signature: str | None = None) -> httpx.Response:  # fmt: skip
+    async def post_signed(
+        self, source: str, secret: str, payload: Any, ts: int | None = None, signature: str | None = None
+    ) -> httpx.Response:
         body = json.dumps(payload, ensure_ascii=False).encode()
         t = str(ts if ts is not None else int(time.time()))
-        return await self.client.post(f"/monitoring/ingest/{source}", content=body, headers={
-            "X-Socialops-Timestamp": t, "X-Socialops-Signature": signature or sign(secret, t, body),
-            "content-type": "application/json"})  # fmt: skip
+        return await self.client.post(
+            f"/monitoring/ingest/{source}",
+            content=body,
+            headers={
+                "X-Socialops-Timestamp": t,
+                "X-Socialops-Signature": signature or sign(secret, t, body),
+                "content-type": "application/json",
+            },
+        )
 
 
 @pytest.fixture
@@ -208,11 +236,20 @@ async def test_webhook_signature_timestamp_and_redelivery(api: Api) -> None:
 async def test_high_risk_webhook_opens_one_incident_and_watch_queue(
     api: Api, time_skipping: WorkflowEnvironment
 ) -> None:
-    secret = (await api.call("rc", "POST", "/monitoring/sources",
-                             {"key": "svc", "kind": "webhook", "authority": "news"})).json()["secret"]  # fmt: skip
+    secret = (
+        await api.call("rc", "POST", "/monitoring/sources", {"key": "svc", "kind": "webhook", "authority": "news"})
+    ).json()["secret"]
     await api.call("rc", "POST", "/monitoring/topics", SPEC.model_dump(mode="json"))
-    bad = [{"external_id": f"n-{i}", "text": f"恒星科技暖手宝充电起火爆炸，烫伤孩子，我们要起诉维权 {i}",
-            "author_followers": 3_000_000, "engagement": 8000, "reposts": 2000} for i in range(3)]  # fmt: skip
+    bad = [
+        {
+            "external_id": f"n-{i}",
+            "text": f"恒星科技暖手宝充电起火爆炸，烫伤孩子，我们要起诉维权 {i}",
+            "author_followers": 3_000_000,
+            "engagement": 8000,
+            "reposts": 2000,
+        }
+        for i in range(3)
+    ]
     results = await asyncio.gather(*(api.post_signed("svc", secret, {"items": [b]}) for b in bad))
     assert all(r.status_code == 200 and r.json()["high_risk"]["hengxing"] for r in results), [
         r.text for r in results
@@ -268,8 +305,11 @@ def add_topic(db: Database, spec: TopicSpec, sources: list[MonitorSource]) -> No
 
 def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database: Database) -> None:
     spec = SPEC.model_copy(update={"sources": ["news"]})
-    add_topic(sqlite_database, spec, [MonitorSource(key="news", kind="rss", url=f"{feed_server}/news_feed.xml",
-                                                    authority="news")])  # fmt: skip
+    add_topic(
+        sqlite_database,
+        spec,
+        [MonitorSource(key="news", kind="rss", url=f"{feed_server}/news_feed.xml", authority="news")],
+    )
     acts = MonitoringActivities(sqlite_database, None)
     now = datetime.now(UTC)
     res = ActivityEnvironment().run(
@@ -321,8 +361,12 @@ async def test_simultaneous_high_risk_hits_open_exactly_one_incident(
         env = ActivityEnvironment(client=time_skipping.client)
         env.info = dataclasses.replace(env.info, task_queue=worker.task_queue)
         acts = MonitoringActivities(database, sandbox)
-        results = await asyncio.gather(*(env.run(acts.escalate, EscalateInput(topic_key="hengxing", topic_name="恒星",
-                                                                              item_ids=[i])) for i in ids))  # fmt: skip
+        results = await asyncio.gather(
+            *(
+                env.run(acts.escalate, EscalateInput(topic_key="hengxing", topic_name="恒星", item_ids=[i]))
+                for i in ids
+            )
+        )
         assert len({r.incident_id for r in results}) == 1 and sum(r.created for r in results) == 1
         with database.session() as s:
             assert len(s.exec(select(Incident).where(Incident.topic == "hengxing")).all()) == 1

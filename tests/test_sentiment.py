@@ -11,14 +11,26 @@ from typer.testing import CliRunner
 from core.cli import app
 from domain.sentiment import Sentiment, default_model, scores, train
 
-SAMPLES = ["房间很干净，服务热情，下次还住", "外卖送得太慢了，饭都凉了，难吃", "客服态度恶劣，再也不买了",
-           "物流很快，包装完好，好评", "质量太差，用了两天就坏了", "味道不错，分量足"]  # fmt: skip
+SAMPLES = [
+    "房间很干净，服务热情，下次还住",
+    "外卖送得太慢了，饭都凉了，难吃",
+    "客服态度恶劣，再也不买了",
+    "物流很快，包装完好，好评",
+    "质量太差，用了两天就坏了",
+    "味道不错，分量足",
+]
 
 
 def test_shipped_model_classifies_clear_cases() -> None:
     labels = [label for label, _, _ in default_model().classify(SAMPLES)]
-    assert labels == [Sentiment.positive, Sentiment.negative, Sentiment.negative, Sentiment.positive,
-                      Sentiment.negative, Sentiment.positive]  # fmt: skip
+    assert labels == [
+        Sentiment.positive,
+        Sentiment.negative,
+        Sentiment.negative,
+        Sentiment.positive,
+        Sentiment.negative,
+        Sentiment.positive,
+    ]
     meta = default_model().meta or {}
     assert meta["held_out_macro_f1"] >= 0.85
 

@@ -62,8 +62,9 @@ class InteractionWorkflow:
     def __init__(self, inp: InteractionInput) -> None:
         c = inp.classification
         self.inp = inp
-        self.state = InteractionState(interaction_id=inp.interaction_id, status="new", intent=c.intent.value,
-                                      priority=c.priority.value)  # fmt: skip
+        self.state = InteractionState(
+            interaction_id=inp.interaction_id, status="new", intent=c.intent.value, priority=c.priority.value
+        )
         self.replies: dict[str, str] = {}  # request key -> reply id: retries post once
         self.replied = False
         self.resolved = False
@@ -86,10 +87,16 @@ class InteractionWorkflow:
         self._log("replied", req.actor.name, req.text)
         if req.save_as_faq:
             await workflow.execute_activity_method(
-                InboxActivities.save_faq, SaveFaq(question=req.save_as_faq, answer=req.text, by=req.actor.name,
-                                                  interaction_id=self.inp.interaction_id),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-            )  # fmt: skip
+                InboxActivities.save_faq,
+                SaveFaq(
+                    question=req.save_as_faq,
+                    answer=req.text,
+                    by=req.actor.name,
+                    interaction_id=self.inp.interaction_id,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
             self._log("faq_saved", req.actor.name, req.save_as_faq)
         self.replied = True
         return self.state
@@ -169,14 +176,27 @@ class InteractionWorkflow:
         )
         self.state.feedback_id = await workflow.execute_activity_method(
             InboxActivities.open_feedback,
-            FeedbackOpen(interaction_id=self.inp.interaction_id, category=req.category, department=req.department,
-                         summary=req.summary or self.inp.text, due_at=due),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            FeedbackOpen(
+                interaction_id=self.inp.interaction_id,
+                category=req.category,
+                department=req.department,
+                summary=req.summary or self.inp.text,
+                due_at=due,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
         self.state.status = "feedback_open"
         self._log("feedback_opened", req.actor.name, f"{req.department}/{req.category}")
-        await self._notify("info", f"用户反馈待处理（{req.category}）", self.inp.text, role="", user="",
-                           key="feedback", department=req.department)  # fmt: skip
+        await self._notify(
+            "info",
+            f"用户反馈待处理（{req.category}）",
+            self.inp.text,
+            role="",
+            user="",
+            key="feedback",
+            department=req.department,
+        )
         await self._project()
         return self.state
 
@@ -212,8 +232,13 @@ class InteractionWorkflow:
     @workflow.run
     async def run(self, inp: InteractionInput) -> InteractionState:
         c = inp.classification
-        workflow.upsert_search_attributes([SA_PROCESS.value_set("interaction"), SA_PLATFORMS.value_set([inp.platform.value]),
-                                           SA_STAGE.value_set("new")])  # fmt: skip
+        workflow.upsert_search_attributes(
+            [
+                SA_PROCESS.value_set("interaction"),
+                SA_PLATFORMS.value_set([inp.platform.value]),
+                SA_STAGE.value_set("new"),
+            ]
+        )
         self._log(
             "received",
             inp.author,
@@ -232,9 +257,11 @@ class InteractionWorkflow:
             return await self._close("closed")
         if c.intent is Intent.inquiry:
             hit = await workflow.execute_activity_method(
-                InboxActivities.faq_lookup, FaqLookup(text=inp.text),
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-            )  # fmt: skip
+                InboxActivities.faq_lookup,
+                FaqLookup(text=inp.text),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
             if hit.entry_id is not None and hit.score >= self.inp.policy.faq_threshold:
                 await self._post(hit.answer, f"faq-{hit.entry_id}")
                 self._log("faq_auto_reply", "system", f"FAQ #{hit.entry_id}（{hit.score:.2f}）")
@@ -243,12 +270,22 @@ class InteractionWorkflow:
                 self.state.faq_suggestion = hit.model_dump()
                 self._log("faq_suggested", "system", f"FAQ #{hit.entry_id}（{hit.score:.2f}，低于阈值）")
         if c.intent is Intent.sales_lead:
-            await self._notify("info", f"销售线索（{inp.platform.value}）", f"{inp.author}：{inp.text}",
-                               role=Role.marketing.value, key="lead")  # fmt: skip
+            await self._notify(
+                "info",
+                f"销售线索（{inp.platform.value}）",
+                f"{inp.author}：{inp.text}",
+                role=Role.marketing.value,
+                key="lead",
+            )
             self._log("lead_forwarded", "system", "已转市场部/销售")
         if c.may_spread:
-            await self._notify("alert", "负面内容可能扩散，请统一口径", f"{inp.author}：{inp.text}",
-                               role=Role.risk_compliance.value, key="spread")  # fmt: skip
+            await self._notify(
+                "alert",
+                "负面内容可能扩散，请统一口径",
+                f"{inp.author}：{inp.text}",
+                role=Role.risk_compliance.value,
+                key="spread",
+            )
             self._log("flagged_for_official_line", "system", "已转风控合规组")
         await self._handle()
         return await self._close("closed")
@@ -259,9 +296,11 @@ class InteractionWorkflow:
         sla = self.inp.policy.sla_for(self.inp.classification.intent, Priority(self.state.priority))
         self.state.sla_due = cal.add(received, sla)
         assignee = await workflow.execute_activity_method(
-            InboxActivities.assign, AssignInput(interaction_id=self.inp.interaction_id, at=workflow.now()),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            InboxActivities.assign,
+            AssignInput(interaction_id=self.inp.interaction_id, at=workflow.now()),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
         if assignee:
             self.state.assignee, self.state.status = assignee, "assigned"
             workflow.upsert_search_attributes([SA_OWNER.value_set(assignee)])
@@ -285,8 +324,11 @@ class InteractionWorkflow:
                 if workflow.now() >= wake:
                     break
                 try:
-                    await workflow.wait_condition(partial(self._sla_woken, snooze), timeout=wake - workflow.now(),
-                                                  timeout_summary=f"sla-{step}")  # fmt: skip
+                    await workflow.wait_condition(
+                        partial(self._sla_woken, snooze),
+                        timeout=wake - workflow.now(),
+                        timeout_summary=f"sla-{step}",
+                    )
                 except TimeoutError:
                     break
             if self.replied or self.resolved:
@@ -304,8 +346,14 @@ class InteractionWorkflow:
     async def _sla_step(self, step: str) -> None:
         who = self.state.assignee
         if step == "reminder":
-            await self._notify("reminder", "回复时限将到（已过 75%）", self.inp.text, user=who,
-                               role="" if who else Role.interaction_agent.value, key="sla-reminder")  # fmt: skip
+            await self._notify(
+                "reminder",
+                "回复时限将到（已过 75%）",
+                self.inp.text,
+                user=who,
+                role="" if who else Role.interaction_agent.value,
+                key="sla-reminder",
+            )
             self._log("sla_reminder", "system", who or Role.interaction_agent.value)
         elif step == "breach":
             lead = self.inp.policy.group_lead
@@ -325,20 +373,34 @@ class InteractionWorkflow:
         await self._project()
         while self.feedback_outcome is None:
             try:
-                await workflow.wait_condition(lambda: self.feedback_outcome is not None, timeout=timedelta(days=1),
-                                              timeout_summary="feedback-reminder")  # fmt: skip
+                await workflow.wait_condition(
+                    lambda: self.feedback_outcome is not None,
+                    timeout=timedelta(days=1),
+                    timeout_summary="feedback-reminder",
+                )
             except TimeoutError:
-                await self._notify("reminder", "用户反馈待处理", self.inp.text, role=Role.ops_head.value,
-                                   key=f"feedback-remind-{workflow.now().date().isoformat()}")  # fmt: skip
+                await self._notify(
+                    "reminder",
+                    "用户反馈待处理",
+                    self.inp.text,
+                    role=Role.ops_head.value,
+                    key=f"feedback-remind-{workflow.now().date().isoformat()}",
+                )
         outcome = self.feedback_outcome
         text = DEFAULT_TEMPLATES.feedback_closed.format(outcome=outcome.outcome)
         await self._post(text, "feedback-closed")
         await workflow.execute_activity_method(
             InboxActivities.close_feedback,
-            FeedbackClose(feedback_id=self.state.feedback_id or 0, outcome=outcome.outcome, by=outcome.actor.name,
-                          at=workflow.now(), user_told=True),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            FeedbackClose(
+                feedback_id=self.state.feedback_id or 0,
+                outcome=outcome.outcome,
+                by=outcome.actor.name,
+                at=workflow.now(),
+                user_told=True,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
         self._log("user_told_outcome", "system", text)
 
     async def _close(self, status: str) -> InteractionState:
@@ -346,10 +408,16 @@ class InteractionWorkflow:
         workflow.upsert_search_attributes([SA_STAGE.value_set(status)])
         await workflow.execute_activity_method(
             InboxActivities.project,
-            ProjectInput(interaction_id=self.inp.interaction_id, status=status, assignee=self.state.assignee,
-                         resolved_at=workflow.now(), first_response_at=self.state.first_response_at),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            ProjectInput(
+                interaction_id=self.inp.interaction_id,
+                status=status,
+                assignee=self.state.assignee,
+                resolved_at=workflow.now(),
+                first_response_at=self.state.first_response_at,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
@@ -358,11 +426,18 @@ class InteractionWorkflow:
     async def _post(self, text: str, key: str) -> str:
         ref = await workflow.execute_activity_method(
             InboxActivities.reply,
-            ReplyInput(interaction_id=self.inp.interaction_id, platform=self.inp.platform, account=self.inp.account,
-                       external_id=self.inp.external_id, text=text,
-                       key=f"interaction-{self.inp.platform.value}-{self.inp.external_id}-{key}", at=workflow.now()),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=REPLY_RETRY,
-        )  # fmt: skip
+            ReplyInput(
+                interaction_id=self.inp.interaction_id,
+                platform=self.inp.platform,
+                account=self.inp.account,
+                external_id=self.inp.external_id,
+                text=text,
+                key=f"interaction-{self.inp.platform.value}-{self.inp.external_id}-{key}",
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=REPLY_RETRY,
+        )
         if self.state.first_response_at is None:
             self.state.first_response_at = workflow.now()
         return ref
@@ -370,10 +445,16 @@ class InteractionWorkflow:
     async def _visibility(self, hide: bool, actor: str) -> None:
         await workflow.execute_activity_method(
             InboxActivities.set_visibility,
-            VisibilityInput(interaction_id=self.inp.interaction_id, platform=self.inp.platform,
-                            account=self.inp.account, external_id=self.inp.external_id, hide=hide),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            VisibilityInput(
+                interaction_id=self.inp.interaction_id,
+                platform=self.inp.platform,
+                account=self.inp.account,
+                external_id=self.inp.external_id,
+                hide=hide,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
         self.state.hidden = hide
         if hide:
             self.state.status = "hidden"
@@ -385,24 +466,38 @@ class InteractionWorkflow:
     async def _project(self) -> None:
         await workflow.execute_activity_method(
             InboxActivities.project,
-            ProjectInput(interaction_id=self.inp.interaction_id, status=self.state.status, assignee=self.state.assignee,
-                         sla_due=self.state.sla_due, first_response_at=self.state.first_response_at,
-                         hidden=self.state.hidden),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            ProjectInput(
+                interaction_id=self.inp.interaction_id,
+                status=self.state.status,
+                assignee=self.state.assignee,
+                sla_due=self.state.sla_due,
+                first_response_at=self.state.first_response_at,
+                hidden=self.state.hidden,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
 
-    async def _notify(self, kind: str, subject: str, body: str, *, key: str, role: str = "", user: str = "",
-                      department: str = "") -> None:  # fmt: skip
+    async def _notify(
+        self, kind: str, subject: str, body: str, *, key: str, role: str = "", user: str = "", department: str = ""
+    ) -> None:
         if department:
             subject = f"[{department}] {subject}"
             role = role or Role.ops_head.value
         await workflow.execute_activity_method(
             NotificationActivities.notify,
-            NotifyInput(kind=kind, subject=subject, body=body, recipient_role=role, recipient_user=user,
-                        ref=f"interaction:{self.inp.interaction_id}",
-                        dedupe_key=f"interaction-{self.inp.interaction_id}-{key}"),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY,
-        )  # fmt: skip
+            NotifyInput(
+                kind=kind,
+                subject=subject,
+                body=body,
+                recipient_role=role,
+                recipient_user=user,
+                ref=f"interaction:{self.inp.interaction_id}",
+                dedupe_key=f"interaction-{self.inp.interaction_id}-{key}",
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RETRY,
+        )
 
     def _log(self, kind: str, actor: str, detail: str) -> None:
         self.state.history.append(HistoryEntry(at=workflow.now(), kind=kind, actor=actor, detail=detail))
@@ -420,9 +515,11 @@ class AccountPollWorkflow:
         for _ in range(200):
             now = workflow.now()
             await workflow.execute_activity_method(
-                InboxActivities.poll_account, args=[Platform(platform), account, last, now],
-                start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY,
-            )  # fmt: skip
+                InboxActivities.poll_account,
+                args=[Platform(platform), account, last, now],
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=RETRY,
+            )
             last = now
             await workflow.sleep(timedelta(seconds=every_s))
         workflow.continue_as_new(args=[platform, account, every_s, last])

@@ -92,10 +92,18 @@ def _row(session: SessionDep, item_id: int) -> Interaction:
 
 
 @router.get("/inbox", response_model=list[ItemOut], summary="The inbox, with filters")
-def inbox(principal: AgentDep, session: SessionDep, mine: bool = False, unassigned: bool = False,
-          breaching_within_minutes: Annotated[int | None, Query(ge=1, le=10080)] = None,
-          intent: Intent | None = None, platform: Platform | None = None, status: str | None = None,
-          include_closed: bool = False, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[ItemOut]:  # fmt: skip
+def inbox(
+    principal: AgentDep,
+    session: SessionDep,
+    mine: bool = False,
+    unassigned: bool = False,
+    breaching_within_minutes: Annotated[int | None, Query(ge=1, le=10080)] = None,
+    intent: Intent | None = None,
+    platform: Platform | None = None,
+    status: str | None = None,
+    include_closed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ItemOut]:
     stmt = select(Interaction)
     if not include_closed and status is None:
         stmt = stmt.where(col(Interaction.status).not_in(["closed", "hidden"]))
@@ -106,8 +114,10 @@ def inbox(principal: AgentDep, session: SessionDep, mine: bool = False, unassign
     if unassigned:
         stmt = stmt.where(Interaction.assignee == "")
     if breaching_within_minutes:
-        stmt = stmt.where(col(Interaction.sla_due_at) <= datetime.now(UTC) + timedelta(minutes=breaching_within_minutes),
-                          col(Interaction.first_response_at).is_(None))  # fmt: skip
+        stmt = stmt.where(
+            col(Interaction.sla_due_at) <= datetime.now(UTC) + timedelta(minutes=breaching_within_minutes),
+            col(Interaction.first_response_at).is_(None),
+        )
     if intent:
         stmt = stmt.where(Interaction.intent == intent.value)
     if platform:
@@ -138,8 +148,10 @@ def figures(_: AnyUserDep, session: SessionDep, since: AwareDatetime | None = No
         "first_response_median_s": round(statistics.median(responded), 1) if responded else None,
         "first_response_mean_s": round(statistics.fmean(responded), 1) if responded else None,
         "sla_compliance": round(met / len(with_sla), 3) if with_sla else None,
-        "by_intent": volume("intent"), "by_sentiment": volume("sentiment"), "by_platform": volume("platform"),
-    }  # fmt: skip
+        "by_intent": volume("intent"),
+        "by_sentiment": volume("sentiment"),
+        "by_platform": volume("platform"),
+    }
 
 
 @router.get("/inbox/policy", response_model=InboxPolicy, summary="SLA, business calendar, FAQ threshold")
@@ -176,8 +188,17 @@ async def item(item_id: int, _: AgentDep, session: SessionDep, request: Request)
     )
 
 
-async def _act(session: SessionDep, client: TemporalDep, principal: Principal, item_id: int, update: Any, arg: Any,
-               action: str, rid: str, detail: dict[str, Any]) -> InteractionState:  # fmt: skip
+async def _act(
+    session: SessionDep,
+    client: TemporalDep,
+    principal: Principal,
+    item_id: int,
+    update: Any,
+    arg: Any,
+    action: str,
+    rid: str,
+    detail: dict[str, Any],
+) -> InteractionState:
     row = _row(session, item_id)
     st: InteractionState = await wf.execute_update(client, row.workflow_id, update, arg)
     audit.record(session, principal, action, f"interaction:{item_id}", rid, detail)
@@ -186,8 +207,8 @@ async def _act(session: SessionDep, client: TemporalDep, principal: Principal, i
 
 
 class ReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
-    template: str = Field(default="", max_length=64, description="Use a reply template instead of text")
+    text: str = Field(default="", max_length=2000)
+    template: str = Field(default="", max_length=64, description="Reply with this template's text instead")
     save_as_faq: str = Field(default="", max_length=1000)
 
 
@@ -196,12 +217,27 @@ class ReplyIn(BaseModel):
     response_model=InteractionState,
     summary="Reply through the platform; send Idempotency-Key to make retries safe",
 )
-async def reply(item_id: int, body: ReplyIn, principal: AgentDep, session: SessionDep, client: TemporalDep,
-                rid: RequestIdDep, idempotency_key: Annotated[str | None, Header()] = None) -> InteractionState:  # fmt: skip
+async def reply(
+    item_id: int,
+    body: ReplyIn,
+    principal: AgentDep,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> InteractionState:
+    text = body.text.strip()
+    if body.template:
+        row = session.exec(select(ReplyTemplate).where(ReplyTemplate.key == body.template)).first()
+        if row is None:
+            raise bad_request("template", f"no reply template {body.template!r}")
+        text = text or row.body
+    if not text:
+        raise bad_request("text", "give the reply text or a template")
     key = idempotency_key or f"{principal.name}-{uuid.uuid4().hex}"
     if len(key) > 100:
         raise bad_request("Idempotency-Key", "at most 100 characters")
-    req = ReplyRequest(actor=actor(principal), text=body.text, request_key=key, save_as_faq=body.save_as_faq)
+    req = ReplyRequest(actor=actor(principal), text=text, request_key=key, save_as_faq=body.save_as_faq)
     return await _act(
         session,
         client,
@@ -211,7 +247,7 @@ async def reply(item_id: int, body: ReplyIn, principal: AgentDep, session: Sessi
         req,
         "inbox.reply",
         rid,
-        {"text": body.text, "key": key},
+        {"text": text, "key": key},
     )
 
 
@@ -244,9 +280,17 @@ class SnoozeIn(BaseModel):
 async def snooze(
     item_id: int, body: SnoozeIn, principal: AgentDep, session: SessionDep, client: TemporalDep, rid: RequestIdDep
 ) -> InteractionState:
-    return await _act(session, client, principal, item_id, InteractionWorkflow.snooze,
-                      SnoozeRequest(actor=actor(principal), until=body.until), "inbox.snooze", rid,
-                      {"until": body.until.isoformat()})  # fmt: skip
+    return await _act(
+        session,
+        client,
+        principal,
+        item_id,
+        InteractionWorkflow.snooze,
+        SnoozeRequest(actor=actor(principal), until=body.until),
+        "inbox.snooze",
+        rid,
+        {"until": body.until.isoformat()},
+    )
 
 
 class NoteIn(BaseModel):
@@ -338,9 +382,17 @@ async def open_feedback(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> InteractionState:
-    return await _act(session, client, principal, item_id, InteractionWorkflow.open_feedback,
-                      FeedbackRequest(actor=actor(principal), **body.model_dump()), "inbox.feedback_open", rid,
-                      body.model_dump())  # fmt: skip
+    return await _act(
+        session,
+        client,
+        principal,
+        item_id,
+        InteractionWorkflow.open_feedback,
+        FeedbackRequest(actor=actor(principal), **body.model_dump()),
+        "inbox.feedback_open",
+        rid,
+        body.model_dump(),
+    )
 
 
 class FeedbackOut(BaseModel):
@@ -394,9 +446,17 @@ async def resolve_feedback(
     fb = session.get(FeedbackRecord, feedback_id)
     if fb is None:
         raise not_found("feedback", feedback_id)
-    return await _act(session, client, principal, fb.interaction_id, InteractionWorkflow.resolve_feedback,
-                      FeedbackOutcome(actor=actor(principal), outcome=body.outcome), "feedback.resolve", rid,
-                      {"feedback": feedback_id, **body.model_dump()})  # fmt: skip
+    return await _act(
+        session,
+        client,
+        principal,
+        fb.interaction_id,
+        InteractionWorkflow.resolve_feedback,
+        FeedbackOutcome(actor=actor(principal), outcome=body.outcome),
+        "feedback.resolve",
+        rid,
+        {"feedback": feedback_id, **body.model_dump()},
+    )
 
 
 class FaqIn(BaseModel):
@@ -508,8 +568,11 @@ class IngestIn(BaseModel):
 
 
 def _account(session: SessionDep, platform: Platform, account: str) -> PlatformAccount:
-    row = session.exec(select(PlatformAccount).where(PlatformAccount.platform == platform.value,
-                                                     PlatformAccount.handle == account)).first()  # fmt: skip
+    row = session.exec(
+        select(PlatformAccount).where(
+            PlatformAccount.platform == platform.value, PlatformAccount.handle == account
+        )
+    ).first()
     if row is None or not row.active:
         raise not_found(f"{platform.value} account", account)
     return row
@@ -555,10 +618,20 @@ async def start_polling(
 ) -> dict[str, str]:
     _account(session, platform, account)
     wid = f"inbox-poll-{platform.value}-{account}"
-    await client.start_workflow(AccountPollWorkflow.run, args=[platform.value, account, every_minutes * 60, None],
-                                id=wid, task_queue=settings.task_queue,
-                                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)  # fmt: skip
-    audit.record(session, principal, "inbox.poll_start", f"account:{platform.value}/{account}", rid,
-                 {"every_minutes": every_minutes})  # fmt: skip
+    await client.start_workflow(
+        AccountPollWorkflow.run,
+        args=[platform.value, account, every_minutes * 60, None],
+        id=wid,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    audit.record(
+        session,
+        principal,
+        "inbox.poll_start",
+        f"account:{platform.value}/{account}",
+        rid,
+        {"every_minutes": every_minutes},
+    )
     session.commit()
     return {"workflow_id": wid}
