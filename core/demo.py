@@ -225,6 +225,75 @@ def seed_content(base_url: str, tokens: dict[str, str]) -> list[str]:
         },
     )
     done.append("演练计划：每季度 15 日 10:00（Asia/Shanghai）")
+
+    # Monitoring: the brand topic over the sandbox's Weibo search; an item pushed by a bought service.
+    c.call(
+        "wang.fengkong",
+        "POST",
+        "/monitoring/sources",
+        {"key": "sandbox-weibo", "kind": "platform", "url": "sandbox://weibo", "authority": "social"},
+    )
+    c.call(
+        "wang.fengkong",
+        "POST",
+        "/monitoring/topics",
+        {
+            "key": "hengxing",
+            "name": "恒星科技",
+            "tier": "hourly",
+            "sources": ["sandbox-weibo"],
+            "groups": {"brand": ["恒星科技", "恒星"], "product": ["暖手宝", "降噪耳机"], "founder": ["张恒"]},
+            "exclude": ["招聘"],
+        },
+    )
+    c.call(
+        "zhou.hudong",
+        "POST",
+        "/monitoring/items",
+        {
+            "authority": "forum",
+            "items": [
+                {
+                    "external_id": "demo-forum-1",
+                    "text": "恒星科技的暖手宝充电时外壳发烫，有没有人遇到过？",
+                    "author": "论坛网友",
+                }
+            ],
+        },
+    )
+    done.append("舆情监测：话题“恒星科技”（沙箱微博搜索，每小时）")
+
+    # Inbox: a shift for the agent and a morning's comments and DMs pushed from the sandbox account.
+    now = datetime.now(UTC)
+    c.call(
+        "liu.yunying",
+        "POST",
+        "/shifts",
+        {
+            "user": "zhou.hudong",
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(days=7)).isoformat(),
+        },
+    )
+    c.call(
+        "liu.yunying",
+        "POST",
+        "/faq",
+        {
+            "question": "暖手宝充满电要多长时间？",
+            "answer": "您好，充满约需 2 小时，可使用约 6 小时。",
+            "keywords": ["充电", "充满"],
+        },
+    )
+    from connectors.sandbox import _TRAFFIC
+
+    items = [
+        {"external_id": f"demo-{i}", "kind": kind, "text": text, "author": f"粉丝{i}"}
+        for i, (kind, text) in enumerate(_TRAFFIC)
+    ]
+    c.call("wu.pingtai", "POST", "/inbox/ingest/weibo/hengxing_weibo", {"items": items})
+    c.call("wu.pingtai", "POST", "/inbox/accounts/weibo/hengxing_weibo/poll?every_minutes=15")
+    done.append(f"互动收件箱：{len(items)} 条评论/私信/提及，周互动当班；微博账号每 15 分钟拉取")
     return done
 
 
