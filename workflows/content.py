@@ -15,17 +15,16 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.common import PUBLISH_RETRY, RETRY, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.content import ContentActivities
-    from activities.notify import NotificationActivities
     from core.temporal import SA_OWNER, SA_PLATFORMS, SA_PROCESS, SA_STAGE
     from domain.activity_io import (
         ConfirmInput,
         MetricsInput,
-        NotifyInput,
         ProjectionUpdate,
         PublishInput,
         RetractInput,
@@ -66,12 +65,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.selfcheck import blocking, self_check
     from domain.workcalendar import WorkCalendar
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
-PUBLISH_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=6
-)
 EDITORS = frozenset({Role.ops_head})  # besides the owner
 STOPPABLE = frozenset(
     {
@@ -803,19 +796,14 @@ class ContentWorkflow:
     async def _notify(
         self, kind: str, subject: str, body: str, *, role: str = "", user: str = "", key: str
     ) -> None:
-        await workflow.execute_activity_method(
-            NotificationActivities.notify,
-            NotifyInput(
-                kind=kind,
-                subject=subject,
-                body=body,
-                recipient_role=role,
-                recipient_user=user,
-                ref=f"content:{self.inp.content_id}",
-                dedupe_key=f"content-{self.inp.content_id}-{key}",
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+        await notify(
+            kind,
+            subject,
+            body,
+            role=role,
+            user=user,
+            ref=f"content:{self.inp.content_id}",
+            dedupe_key=f"content-{self.inp.content_id}-{key}",
         )
 
 

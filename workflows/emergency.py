@@ -19,18 +19,17 @@ from functools import partial
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.workflow import ChildWorkflowHandle, ParentClosePolicy
+
+from workflows.common import PUBLISH_RETRY, RETRY, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.emergency import EmergencyActivities
-    from activities.notify import NotificationActivities
     from core.temporal import SA_MODE, SA_OWNER, SA_PROCESS, SA_RISK_LEVEL, SA_STAGE
     from domain.activity_io import (
         EventInput,
         HoldInput,
         IncidentProjection,
-        NotifyInput,
         PostmortemInput,
         RosterInput,
         StatementPublishInput,
@@ -70,12 +69,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from workflows.incident_task import IncidentTaskWorkflow
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
-PUBLISH_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=6
-)
 ACTIVE = frozenset({IncidentStage.assembling, IncidentStage.responding})
 DRAFTERS = frozenset({Role.ops_head, Role.marketing, Role.leadership, Role.risk_compliance})
 PUBLISHERS = frozenset({Role.ops_head, Role.marketing, Role.leadership})
@@ -919,18 +912,13 @@ class EmergencyWorkflow:
     async def _notify(
         self, kind: str, subject: str, body: str, *, role: str = "", user: str = "", key: str
     ) -> None:
-        await workflow.execute_activity_method(
-            NotificationActivities.notify,
-            NotifyInput(
-                kind=kind,
-                subject=subject,
-                body=body,
-                recipient_role=role,
-                recipient_user=user,
-                ref=f"incident:{self.inp.incident_id}",
-                drill=self.drill,
-                dedupe_key=f"incident-{self.inp.incident_id}-{key}",
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+        await notify(
+            kind,
+            subject,
+            body,
+            role=role,
+            user=user,
+            ref=f"incident:{self.inp.incident_id}",
+            drill=self.drill,
+            dedupe_key=f"incident-{self.inp.incident_id}-{key}",
         )

@@ -6,19 +6,15 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.common import notify
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notify import NotificationActivities
     from core.temporal import SA_MODE, SA_OWNER, SA_PROCESS, SA_STAGE
-    from domain.activity_io import NotifyInput
     from domain.emergency import Mode, TaskInput, TaskResult, TaskUpdate
     from domain.errors import reject
     from domain.roles import Role
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
 SUPERVISORS = frozenset({Role.ops_head, Role.leadership})
 
 
@@ -89,18 +85,13 @@ class IncidentTaskWorkflow:
         return self.result
 
     async def _notify(self, kind: str, subject: str, body: str, key: str, drill: bool, role: str = "") -> None:
-        await workflow.execute_activity_method(
-            NotificationActivities.notify,
-            NotifyInput(
-                kind=kind,
-                subject=subject,
-                body=body,
-                recipient_user="" if role else self.inp.owner,
-                recipient_role=role,
-                ref=f"incident:{self.inp.incident_id}",
-                drill=drill,
-                dedupe_key=f"{workflow.info().workflow_id}-{key}",
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+        await notify(
+            kind,
+            subject,
+            body,
+            user="" if role else self.inp.owner,
+            role=role,
+            ref=f"incident:{self.inp.incident_id}",
+            drill=drill,
+            dedupe_key=f"{workflow.info().workflow_id}-{key}",
         )

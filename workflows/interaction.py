@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.common import REPLY_RETRY, RETRY, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.inbox import InboxActivities
-    from activities.notify import NotificationActivities
     from core.temporal import SA_OWNER, SA_PLATFORMS, SA_PROCESS, SA_STAGE
-    from domain.activity_io import NotifyInput
     from domain.content import Actor
     from domain.errors import reject
     from domain.inbox import DEFAULT_TEMPLATES, Intent, Priority
@@ -46,12 +45,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.roles import Role
     from domain.workcalendar import WorkCalendar
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
-REPLY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1), maximum_attempts=8
-)
 AGENTS = frozenset({Role.interaction_agent, Role.ops_head})
 OPEN = ("new", "assigned", "waiting", "snoozed", "feedback_open")
 
@@ -484,19 +477,14 @@ class InteractionWorkflow:
         if department:
             subject = f"[{department}] {subject}"
             role = role or Role.ops_head.value
-        await workflow.execute_activity_method(
-            NotificationActivities.notify,
-            NotifyInput(
-                kind=kind,
-                subject=subject,
-                body=body,
-                recipient_role=role,
-                recipient_user=user,
-                ref=f"interaction:{self.inp.interaction_id}",
-                dedupe_key=f"interaction-{self.inp.interaction_id}-{key}",
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+        await notify(
+            kind,
+            subject,
+            body,
+            role=role,
+            user=user,
+            ref=f"interaction:{self.inp.interaction_id}",
+            dedupe_key=f"interaction-{self.inp.interaction_id}-{key}",
         )
 
     def _log(self, kind: str, actor: str, detail: str) -> None:

@@ -12,21 +12,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.common import RETRY, notify
 
 with workflow.unsafe.imports_passed_through():
     from activities.monitoring import MonitoringActivities
-    from activities.notify import NotificationActivities
     from core.temporal import SA_PROCESS, SA_RISK_LEVEL, SA_STAGE
-    from domain.activity_io import NotifyInput
     from domain.errors import reject
     from domain.monitoring import TopicSpec
     from domain.monitoring_io import EscalateInput, HighRisk, MonitorInput, MonitorState, SweepInput
     from domain.roles import Role
-
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30), maximum_attempts=5
-)
 
 
 @workflow.defn
@@ -143,16 +138,11 @@ class MonitoringWorkflow:
         )
 
     async def _notify(self, kind: str, subject: str, body: str, key: str) -> None:
-        await workflow.execute_activity_method(
-            NotificationActivities.notify,
-            NotifyInput(
-                kind=kind,
-                subject=subject,
-                body=body,
-                recipient_role=Role.risk_compliance.value,
-                ref=f"monitor:{self.state.spec.key}",
-                dedupe_key=f"monitor-{self.state.spec.key}-{workflow.info().run_id}-{key}",
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RETRY,
+        await notify(
+            kind,
+            subject,
+            body,
+            role=Role.risk_compliance.value,
+            ref=f"monitor:{self.state.spec.key}",
+            dedupe_key=f"monitor-{self.state.spec.key}-{workflow.info().run_id}-{key}",
         )
