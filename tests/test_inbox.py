@@ -249,3 +249,29 @@ def test_redelivery_is_deduplicated(sqlite_database: Database) -> None:
     items = [{"external_id": "dup-1", "text": "请问有货吗？", "author": "a"}]
     assert len(store_items(sqlite_database, Platform.weibo, "acc", items)) == 1
     assert store_items(sqlite_database, Platform.weibo, "acc", items * 3) == []
+
+
+async def test_sla_timer_spans_a_holiday_and_a_weekend_day(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    """Received one hour before closing; tomorrow is a public holiday and the day after is a rest day."""
+    env, db = time_skipping, sqlite_database
+    now = (await env.get_current_time()).astimezone(SH)
+    day0 = now.date()
+    rest_day = (day0 + timedelta(days=2)).weekday()
+    cal = WorkCalendarConfig(start_hour=0, end_hour=now.hour + 1, workdays=[d for d in range(7) if d != rest_day],
+                             holidays=[(day0 + timedelta(days=1)).isoformat()])  # fmt: skip
+    set_policy(db, InboxPolicy(calendar=cal))
+    on_shift(db, "xiaozhou", now)
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start(env, w, db, "东西坏了，我要投诉", 10)
+        st = await state(h, lambda s: s.status == "assigned", "assigned")
+        assert st.sla_due is not None and st.sla_due.astimezone(SH).date() == day0 + timedelta(days=3)
+        await env.sleep(
+            timedelta(hours=3)
+        )  # wall-clock 3 h later: still inside the SLA (closed hours don't count)
+        await asyncio.sleep(0.5)
+        st = await h.query(InteractionWorkflow.current)
+        assert st.escalations == [] and "sla_reminder" not in [e.kind for e in st.history]
+        await env.sleep(st.sla_due - (await env.get_current_time()) + timedelta(minutes=1))
+        st = await state(h, lambda s: "breach" in s.escalations, "breach after the holiday and the rest day")
