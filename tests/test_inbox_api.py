@@ -158,3 +158,20 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
         r = await a.call(method, verb, path, body)
         assert 400 <= r.status_code < 500 and r.json()["field"] == field, (path, r.text)
     assert (await a.call("pa", "POST", "/inbox/ingest/weibo/nobody", items)).status_code == 404
+
+
+async def test_new_account_is_polled(api: tuple[Api, SandboxPlatform], time_skipping: WorkflowEnvironment) -> None:
+    from temporalio.client import WorkflowExecutionStatus
+
+    a, _ = api
+    r = await a.call("pa", "POST", "/platform-accounts", {"platform": "douyin", "handle": "brand_douyin"})
+    assert r.status_code == 201 and r.json()["polling"] == "inbox-poll-douyin-brand_douyin"
+    desc = await time_skipping.client.get_workflow_handle(r.json()["polling"]).describe()
+    assert desc.status == WorkflowExecutionStatus.RUNNING
+    await time_skipping.sleep(timedelta(minutes=16))  # three polls: the sandbox posts every 15 minutes
+    for _ in range(100):
+        items = (await a.call("agent", "GET", "/inbox?platform=douyin&include_closed=true")).json()
+        if items:
+            break
+        await asyncio.sleep(0.1)
+    assert items and all(i["account"] == "brand_douyin" for i in items)

@@ -120,3 +120,51 @@ async def test_ensure_search_attributes_adds_missing(tmp_path: object) -> None:
         assert await ensure_search_attributes(env.client, "default") == []
     finally:
         await env.shutdown()
+
+
+async def test_processes_carry_search_attributes_for_the_ui(
+    dev_server: DevServer, sqlite_database: Database, tmp_path: object
+) -> None:
+    """The Temporal UI can filter content by process, stage, owner and platforms."""
+    from datetime import timedelta as td
+    from pathlib import Path
+
+    from connectors.sandbox import SandboxPlatform
+    from core.temporal import SA_OWNER, SA_PLATFORMS, SA_PROCESS, SA_STAGE
+    from domain.content import ReasonRequest
+    from tests.content_helpers import plan, seed_accounts, seed_people, start_content, version
+    from workflows.content import ContentWorkflow
+
+    seed_accounts(sqlite_database)
+    people = seed_people(sqlite_database)
+    settings = test_settings(sqlite_database, temporal_address=dev_server.address)
+    client = await connect(settings)
+    sandbox = SandboxPlatform(f"sqlite:///{Path(str(tmp_path)) / 'sb.db'}")
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        deps = Dependencies(db=sqlite_database, connectors={"sandbox": sandbox})
+        async with build_worker(client, settings.task_queue, deps, ex) as w:
+            from datetime import UTC, datetime
+
+            h = await start_content(client, w, sqlite_database, people.creator, plan(datetime.now(UTC) + td(days=1)),
+                                    version())  # fmt: skip
+            for _ in range(100):
+                sa = (await h.describe()).typed_search_attributes
+                if sa.get(SA_STAGE) == "draft":
+                    break
+                await asyncio.sleep(0.1)
+            assert sa.get(SA_PROCESS) == "content" and sa.get(SA_OWNER) == "creator"
+            assert sorted(sa.get(SA_PLATFORMS) or []) == ["wechat_oa", "weibo"] and sa.get(SA_STAGE) == "draft"
+            listed = [
+                wf.id async for wf in client.list_workflows(
+                    f"SocialopsProcess = 'content' AND SocialopsStage = 'draft' AND TaskQueue = '{settings.task_queue}'")
+            ]  # fmt: skip
+            for _ in range(50):
+                if listed:
+                    break
+                await asyncio.sleep(0.2)
+                listed = [wf.id async for wf in client.list_workflows(
+                    f"SocialopsProcess = 'content' AND TaskQueue = '{settings.task_queue}'")]  # fmt: skip
+            assert listed == [h.id]
+            await h.execute_update(ContentWorkflow.cancel, ReasonRequest(actor=people.creator, reason="测试结束"))
+            assert (await h.result()).stage.value == "cancelled"
+    sandbox.engine.dispose()

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import or_
 from sqlmodel import col, select
+from temporalio.common import WorkflowIDConflictPolicy
 
 from api import workflows as wf
-from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, require_roles
+from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
 from api.errors import ApiError, conflict, not_found
+from core.settings import Settings
 from db import audit
 from db.accounts import Principal
 from db.models import ComplianceTerm, ContentItem, CrisisHold, Notification, PlatformAccount, utcnow
@@ -21,6 +23,9 @@ from domain.compliance import TermCategory
 from domain.content import Platform, Severity
 from domain.roles import Role
 from workflows.content import ContentWorkflow
+from workflows.interaction import AccountPollWorkflow
+
+POLL_EVERY_S = 300
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("socialops.api")
@@ -44,6 +49,7 @@ class AccountOut(BaseModel):
     display_name: str
     connector: str
     active: bool
+    polling: str = Field(default="", description="The polling workflow started for this account")
 
 
 @router.get("/platform-accounts", response_model=list[AccountOut])
@@ -53,7 +59,14 @@ def list_accounts(_: AnyUserDep, session: SessionDep) -> list[AccountOut]:
 
 
 @router.post("/platform-accounts", response_model=AccountOut, status_code=201)
-def create_account(body: AccountIn, principal: AccountsDep, session: SessionDep, rid: RequestIdDep) -> AccountOut:
+async def create_account(
+    body: AccountIn,
+    principal: AccountsDep,
+    session: SessionDep,
+    rid: RequestIdDep,
+    client: TemporalDep,
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> AccountOut:
     exists = session.exec(
         select(PlatformAccount).where(
             PlatformAccount.platform == body.platform.value, PlatformAccount.handle == body.handle
@@ -71,7 +84,18 @@ def create_account(body: AccountIn, principal: AccountsDep, session: SessionDep,
     session.flush()
     audit.record(session, principal, "account.create", f"account:{row.id}", rid, body.model_dump(mode="json"))
     session.commit()
-    return AccountOut.model_validate(row, from_attributes=True)
+    out = AccountOut.model_validate(row, from_attributes=True)
+    # Every connected account's comments, DMs and mentions are polled (every 5 minutes by default).
+    wid = f"inbox-poll-{row.platform}-{row.handle}"
+    try:
+        await client.start_workflow(AccountPollWorkflow.run, args=[row.platform, row.handle, POLL_EVERY_S, None], id=wid,
+                                    task_queue=settings.task_queue,
+                                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)  # fmt: skip
+        out.polling = wid
+    except Exception as exc:  # the account exists; polling can be started later from the inbox API
+        log.warning("could not start polling", account=wid, error=str(exc))
+        out.polling = f"not started: {exc}"[:200]
+    return out
 
 
 class HoldOut(BaseModel):
