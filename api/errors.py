@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -79,6 +80,16 @@ def install_error_handlers(app: FastAPI) -> None:
             },
             status_code=422,
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = str(request.scope.get("state", {}).get("request_id", ""))
+        structlog.get_logger("socialops.api").exception("unhandled error", path=request.url.path)
+        return JSONResponse(
+            {"error": "internal_error", "message": "an unexpected error occurred; nothing was changed by it "
+             "unless the response says otherwise. Quote the request id when reporting it.", "request_id": request_id},
+            status_code=500,
+        )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -154,3 +154,17 @@ def test_request_log_is_json_with_request_id_and_user(
     assert access[0]["status"] == 200
     stdlib = [e for e in lines if e.get("event") == "stdlib line"]
     assert stdlib and stdlib[0]["logger"] == "uvicorn.error" and stdlib[0]["level"] == "warning"
+
+
+def test_unexpected_errors_are_json_with_the_request_id(database: Database) -> None:
+    app = create_app(test_settings(database), db=database)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("kaput")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.get("/boom", headers={"X-Request-ID": "req-500"})
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal_error" and r.json()["request_id"] == "req-500"
+    assert "kaput" not in r.text  # internals are logged, not returned
