@@ -65,6 +65,8 @@ def install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             field = _field_name(tuple(err.get("loc", ())))
+            if err.get("type") == "json_invalid":
+                field, reason = "body", f"not valid JSON (at character {field}): {reason}"
             named = _NAMED.match(reason)
             if named:  # a model-level check that names its field: "text: give …"
                 prefix = "" if field == "body" else f"{field}."

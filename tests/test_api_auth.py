@@ -168,3 +168,13 @@ def test_unexpected_errors_are_json_with_the_request_id(database: Database) -> N
     assert r.status_code == 500
     assert r.json()["error"] == "internal_error" and r.json()["request_id"] == "req-500"
     assert "kaput" not in r.text  # internals are logged, not returned
+
+
+def test_malformed_json_names_the_body(client: TestClient, database: Database) -> None:
+    token = make_user(database, "root", Role.admin)
+    r = client.post(
+        "/users",
+        content=b'{"name": "x", "roles": [',
+        headers={**bearer(token), "content-type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["field"] == "body" and "not valid JSON" in r.json()["message"]
