@@ -67,3 +67,55 @@ def test_cli_sentiment_and_eval(tmp_path: Path) -> None:
     bad.write_text("stars,text\n5,好\n", encoding="utf-8")
     r = CliRunner().invoke(app, ["analyze", "eval", "--input", str(bad)])
     assert r.exit_code == 2 and "label,review" in r.output
+
+
+# Team-written hotel and food-delivery reviews (the domains the inbox and monitoring see most); never
+# used for training. A guard against a retrained model that only knows book reviews.
+DOMAIN_PROBE = [
+    (1, "房间很大很干净，前台小姐姐很热情，早餐种类多"),
+    (0, "酒店设施陈旧，热水时有时无，不推荐"),
+    (1, "送餐很快，味道很棒，还送了饮料"),
+    (0, "等了一个半小时，汤洒了一袋子，差评"),
+    (1, "性价比很高，交通便利，会再来"),
+    (0, "服务员态度很差，叫了三次都没人理"),
+    (1, "米饭软糯，菜量足，好吃不贵"),
+    (0, "太咸了，根本没法吃"),
+    (0, "床单上有头发，卫生间有异味"),
+    (1, "环境安静，适合商务出差"),
+    (0, "下单后商家一直不接单，最后还取消了"),
+    (1, "骑手很辛苦，下雨天还准时送到了"),
+    (0, "隔音效果太差，能听到隔壁说话"),
+    (1, "第二次点了，一如既往的好吃"),
+    (0, "肉都是肥的，而且不新鲜"),
+    (1, "酒店位置很好，离地铁站很近，房间干净"),
+    (0, "价格偏贵，分量太少"),
+    (1, "很满意的一次入住体验"),
+    (0, "入住时房间还没打扫"),
+    (1, "口味清淡，很合我胃口"),
+    (0, "送来的时候都凉了，米饭还是硬的"),
+    (1, "包装很严实，一点没洒，点赞"),
+    (0, "和图片完全不一样，失望"),
+    (1, "老板很实在，给的很多"),
+    (0, "吃完肚子疼，不敢再点了"),
+    (1, "前台办理入住很快，还免费升级了房型"),
+    (0, "空调坏了，换房也不给换"),
+    (1, "早餐丰富，中西式都有"),
+    (0, "房间很小，窗户对着墙"),
+    (1, "服务周到，细节做得很好"),
+    (0, "订的大床房给了标间，沟通半天没结果"),
+    (1, "整体不错，下次出差还住这家"),
+    (0, "一股烟味，床也不舒服"),
+    (1, "鸡腿很大很嫩，推荐"),
+    (0, "少送了一份饮料，联系商家也不回"),
+    (1, "味道正宗，和店里吃的一样"),
+    (0, "辣得没法吃，备注了微辣也没用"),
+    (1, "速度快，服务好，好评"),
+    (0, "菜里有头发，恶心"),
+    (1, "价格实惠，分量很足"),
+]
+
+
+def test_domain_probe_stays_above_target() -> None:
+    probs = default_model().positive_probability([t for _, t in DOMAIN_PROBE])
+    correct = sum(int((p >= 0.5) == bool(label)) for (label, _), p in zip(DOMAIN_PROBE, probs, strict=True))
+    assert correct / len(DOMAIN_PROBE) >= 0.85
