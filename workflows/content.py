@@ -186,17 +186,7 @@ class ContentWorkflow:
 
     @workflow.update
     def review(self, req: ReviewRequest) -> DecisionRecord:
-        record = DecisionRecord(
-            stage=req.stage,
-            decision=req.decision,
-            actor=req.actor.name,
-            roles=[r.value for r in req.actor.roles],
-            version=self.state.version,
-            version_hash=req.version_hash,
-            notes=req.notes,
-            at=workflow.now(),
-        )
-        self.state.decisions.append(record)
+        record = self._decide(req.stage, req.decision, req.actor, req.notes)
         self.pending = req
         return record
 
@@ -226,17 +216,7 @@ class ContentWorkflow:
 
     @workflow.update
     def override_compliance(self, req: OverrideRequest) -> DecisionRecord:
-        record = DecisionRecord(
-            stage=Stage.compliance_blocked,
-            decision="override",
-            actor=req.actor.name,
-            roles=[r.value for r in req.actor.roles],
-            version=self.state.version,
-            version_hash=req.version_hash,
-            notes=req.reason,
-            at=workflow.now(),
-        )
-        self.state.decisions.append(record)
+        record = self._decide(Stage.compliance_blocked, "override", req.actor, req.reason)
         self.state.compliance_override = {
             "by": req.actor.name,
             "reason": req.reason,
@@ -286,18 +266,7 @@ class ContentWorkflow:
     @workflow.update
     def confirm_release(self, req: ReasonRequest) -> ContentState:
         self.release_confirmed = True
-        self.state.decisions.append(
-            DecisionRecord(
-                stage=Stage.awaiting_release,
-                decision="release",
-                actor=req.actor.name,
-                roles=[r.value for r in req.actor.roles],
-                version=self.state.version,
-                version_hash=self.state.version_hash,
-                notes=req.reason,
-                at=workflow.now(),
-            )
-        )
+        self._decide(Stage.awaiting_release, "release", req.actor, req.reason)
         return self.state
 
     @confirm_release.validator
@@ -310,18 +279,7 @@ class ContentWorkflow:
     @workflow.update
     def retract(self, req: ReasonRequest) -> ContentState:
         self.retract_reason = req.reason
-        self.state.decisions.append(
-            DecisionRecord(
-                stage=self.state.stage,
-                decision="retract",
-                actor=req.actor.name,
-                roles=[r.value for r in req.actor.roles],
-                version=self.state.version,
-                version_hash=self.state.version_hash,
-                notes=req.reason,
-                at=workflow.now(),
-            )
-        )
+        self._decide(self.state.stage, "retract", req.actor, req.reason)
         return self.state
 
     @retract.validator
@@ -334,6 +292,15 @@ class ContentWorkflow:
             raise reject("reason", "a retraction needs a recorded reason")
         if self.retract_reason is not None:
             raise reject("stage", "a retraction is already under way")
+
+    def _decide(self, stage: Stage, decision: Decision | str, actor: Actor, notes: str) -> DecisionRecord:
+        """Record a human decision on the current version (validators have checked it names that version)."""
+        record = DecisionRecord(
+            stage=stage, decision=decision, actor=actor.name, roles=[r.value for r in actor.roles],
+            version=self.state.version, version_hash=self.state.version_hash, notes=notes, at=workflow.now(),
+        )  # fmt: skip
+        self.state.decisions.append(record)
+        return record
 
     def _require_editor(self, actor: Actor) -> None:
         if actor.user_id != self.inp.owner_id and not set(actor.roles) & EDITORS:
