@@ -4,14 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
+from db import audit
+from db.accounts import Principal
+from domain.content import Actor
 from domain.errors import CONFLICT, FORBIDDEN
 
 _STATUS = {CONFLICT: (409, "conflict"), FORBIDDEN: (403, "forbidden")}
+
+
+def actor(p: Principal) -> Actor:
+    """The caller as workflow validators see it."""
+    return Actor(user_id=p.user_id, name=p.name, roles=sorted(p.roles, key=lambda r: r.value))
+
+
+async def update_and_audit(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    workflow_id: str,
+    update: Any,
+    arg: Any,
+    *,
+    action: str,
+    target: str,
+    request_id: str,
+    detail: dict[str, Any] | None = None,
+) -> Any:
+    """Send a workflow update; only an accepted one is written to the audit log."""
+    result = await execute_update(client, workflow_id, update, arg)
+    audit.record(session, principal, action, target, request_id, detail or {})
+    session.commit()
+    return result
 
 
 def map_update_error(exc: WorkflowUpdateFailedError) -> ApiError:

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from api import workflows as wf
 from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
 from api.errors import ApiError, bad_request, not_found
+from api.workflows import actor
 from core.settings import Settings
 from db import audit
 from db.accounts import Principal
@@ -22,7 +23,6 @@ from db.models import ContentItem, ContentPublication, ContentVersion, PlatformA
 from domain.content import (
     REVIEW_STAGES,
     STAGE_ROLES,
-    Actor,
     ContentFormat,
     ContentPlan,
     ContentState,
@@ -173,10 +173,6 @@ class VersionDetail(BaseModel):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def actor(p: Principal) -> Actor:
-    return Actor(user_id=p.user_id, name=p.name, roles=sorted(p.roles, key=lambda r: r.value))
 
 
 def workflow_id(content_id: int) -> str:
@@ -475,10 +471,18 @@ async def _update(
     detail: dict[str, Any],
 ) -> Any:
     item = _item(session, content_id)
-    result = await wf.execute_update(client, item.workflow_id, update, arg)
-    audit.record(session, principal, action, f"content:{content_id}", rid, detail)
-    session.commit()
-    return result
+    return await wf.update_and_audit(
+        session,
+        client,
+        principal,
+        item.workflow_id,
+        update,
+        arg,
+        action=action,
+        target=f"content:{content_id}",
+        request_id=rid,
+        detail=detail,
+    )
 
 
 @router.post(

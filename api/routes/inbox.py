@@ -17,6 +17,7 @@ from activities.inbox import start_interactions, store_items
 from api import workflows as wf
 from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_db, get_settings, require_roles
 from api.errors import ApiError, bad_request, not_found
+from api.workflows import actor
 from core.settings import Settings
 from db import audit
 from db.accounts import Principal
@@ -31,7 +32,7 @@ from db.models import (
     Shift,
     utcnow,
 )
-from domain.content import Actor, Platform
+from domain.content import Platform
 from domain.inbox import InboxPolicy, Intent, Kind
 from domain.inbox_io import (
     AssignRequest,
@@ -52,10 +53,6 @@ AnyUserDep = Annotated[Principal, Depends(authenticated())]
 DeptDep = Annotated[Principal, Depends(require_roles(*Role))]
 PlatformDep = Annotated[Principal, Depends(require_roles(Role.platform_admin, Role.admin))]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def actor(p: Principal) -> Actor:
-    return Actor(user_id=p.user_id, name=p.name, roles=sorted(p.roles, key=lambda r: r.value))
 
 
 class ItemOut(BaseModel):
@@ -200,9 +197,18 @@ async def _act(
     detail: dict[str, Any],
 ) -> InteractionState:
     row = _row(session, item_id)
-    st: InteractionState = await wf.execute_update(client, row.workflow_id, update, arg)
-    audit.record(session, principal, action, f"interaction:{item_id}", rid, detail)
-    session.commit()
+    st: InteractionState = await wf.update_and_audit(
+        session,
+        client,
+        principal,
+        row.workflow_id,
+        update,
+        arg,
+        action=action,
+        target=f"interaction:{item_id}",
+        request_id=rid,
+        detail=detail,
+    )
     return st
 
 

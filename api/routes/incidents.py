@@ -12,12 +12,12 @@ from sqlmodel import col, select
 from api import workflows as wf
 from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
 from api.errors import ApiError, bad_request, not_found
+from api.workflows import actor
 from core.settings import Settings
 from db import audit
 from db import emergency as q
 from db.accounts import Principal
 from db.models import Incident, IncidentEvent
-from domain.content import Actor
 from domain.emergency import (
     AckRequest,
     ActionItem,
@@ -52,10 +52,6 @@ TEAM = tuple(Role)  # every role may report and take part; validators decide who
 AnyUserDep = Annotated[Principal, Depends(authenticated())]
 TeamDep = Annotated[Principal, Depends(require_roles(*TEAM))]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def actor(p: Principal) -> Actor:
-    return Actor(user_id=p.user_id, name=p.name, roles=sorted(p.roles, key=lambda r: r.value))
 
 
 class ReportIn(BaseModel):
@@ -208,10 +204,18 @@ async def _update(
     detail: dict[str, Any] | None = None,
 ) -> Any:
     row = _row(session, incident_id)
-    result = await wf.execute_update(client, row.workflow_id, update, arg)
-    audit.record(session, principal, action, f"incident:{incident_id}", rid, detail or {})
-    session.commit()
-    return result
+    return await wf.update_and_audit(
+        session,
+        client,
+        principal,
+        row.workflow_id,
+        update,
+        arg,
+        action=action,
+        target=f"incident:{incident_id}",
+        request_id=rid,
+        detail=detail,
+    )
 
 
 class ConfirmIn(BaseModel):
