@@ -44,6 +44,27 @@ def test_training_is_reproducible_and_meets_the_target() -> None:
         assert model.decision(text) == pytest.approx(shipped.decision(text), abs=1e-4)
 
 
+def test_batch_scoring_is_exactly_scikit_learns_decision() -> None:
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from domain.sentiment import BATCH, NGRAM, SentimentModel, _features
+
+    train_texts = ["好用 好用", "很好，推荐", "太差了", "差评！！", "Good 好", "BAD 差", "😀开心", "😡生气"] * 2
+    y = [1, 1, 0, 0, 1, 0, 1, 0] * 2
+    vec = CountVectorizer(analyzer="char", ngram_range=NGRAM, min_df=1).fit(train_texts)
+    clf = LogisticRegression(C=10.0, solver="liblinear").fit(_features(vec, train_texts), y)
+    vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
+    model = SentimentModel(vocabulary=vocab, weights=clf.coef_.ravel(), bias=float(clf.intercept_[0]))
+    texts = ["", " ", "好", "好用", "GOOD  好用   好用", "差评差评差评", "😀😀开心", "\n差\t评", "x" * 500]
+    texts += [f"{i}号很好" if i % 2 else f"{i}号太差了" for i in range(BATCH + 500)]  # crosses a batch boundary
+    expected = clf.decision_function(_features(vec, texts))
+    assert model.decisions(texts) == pytest.approx(expected, abs=1e-9)
+    assert [model.decision(t) for t in texts[:9]] == pytest.approx(expected[:9], abs=1e-9)
+    # n-grams never join across neighbouring texts in a batch
+    assert model.decisions(["好", "用"]) == pytest.approx([model.decision("好"), model.decision("用")], abs=1e-12)
+
+
 def test_scores() -> None:
     assert scores([1, 0, 1, 0], [1, 0, 0, 0]) == {
         "n": 4,
