@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from db.emergency import matrix as load_matrix
 from db.models import MonitoredItem, MonitorSource, MonitorTopic
-from domain.monitoring import Authority, ItemSignals, RawItem, RiskAssessment, TopicMatcher, TopicSpec, assess
+from domain.monitoring import Authority, ItemSignals, RawItem, RiskAssessment, TopicScanner, TopicSpec, assess
 from domain.risk import LEVEL_ORDER, RiskLevel, RiskMatrix
 from domain.sentiment import Sentiment, SentimentModel, default_model
 
@@ -45,7 +45,7 @@ class Analyzer:
     """Compiled once per set of topics; analyses batches without touching the database."""
 
     def __init__(self, topics: list[TopicSpec], matrix: RiskMatrix, model: SentimentModel | None = None) -> None:
-        self.matchers = [TopicMatcher(t) for t in topics]
+        self.scanner = TopicScanner(topics)
         self.matrix = matrix
         self.model = model or default_model()
 
@@ -53,23 +53,21 @@ class Analyzer:
         self, items: list[RawItem], authority: Authority, recent: dict[str, tuple[int, int]], keep_unmatched: bool
     ) -> list[Analysis]:
         joined = [f"{i.title} {i.text}" if i.title else i.text for i in items]
+        scans = [self.scanner.scan(t) for t in joined]
         sentiments = self.model.classify(joined)
-        matches = [[(m.spec.key, m.match(t)) for m in self.matchers] for t in joined]
         # Count this batch into each topic's recent traffic before assessing it.
         traffic = {k: list(v) for k, v in recent.items()}
-        for item_matches, (label, _, _) in zip(matches, sentiments, strict=True):
-            for key, tm in item_matches:
-                if tm.matched:
-                    t = traffic.setdefault(key, [0, 0])
-                    t[0] += 1
-                    t[1] += label is Sentiment.negative
+        for (hits, _), (label, _, _) in zip(scans, sentiments, strict=True):
+            for key, _ in hits:
+                t = traffic.setdefault(key, [0, 0])
+                t[0] += 1
+                t[1] += label is Sentiment.negative
+        medium = LEVEL_ORDER[RiskLevel.medium]
         out: list[Analysis] = []
-        for raw, text, item_matches, (label, p, conf) in zip(items, joined, matches, sentiments, strict=True):
-            hits = [(k, tm) for k, tm in item_matches if tm.matched]
+        for raw, text, (hits, risk_terms), (label, p, conf) in zip(items, joined, scans, sentiments, strict=True):
             if not hits and not keep_unmatched:
                 continue
-            primary = hits[0][0] if hits else ""
-            volume, negative = traffic.get(primary, (0, 0))
+            volume, negative = traffic.get(hits[0][0], (0, 0)) if hits else (0, 0)
             groups: set[str] = set().union(*(tm.groups for _, tm in hits)) if hits else set()
             risk = assess(
                 ItemSignals(
@@ -83,15 +81,19 @@ class Analyzer:
                     text=text,
                     topic_items_last_hour=volume,
                     topic_negative_share=negative / volume if volume else 0.0,
+                    risk_terms=risk_terms,
                 ),
                 self.matrix,
             )
             watch_reason = ""
-            if LEVEL_ORDER[risk.level] >= LEVEL_ORDER[RiskLevel.medium]:
+            if LEVEL_ORDER[risk.level] >= medium:
                 watch_reason = f"风险 {risk.level.value}"
             elif hits and conf < LOW_CONFIDENCE:
                 watch_reason = f"情感置信度低（{conf:.2f}）"
-            terms = sorted(set().union(*(tm.terms for _, tm in hits))) if hits else []
+            if len(hits) == 1:
+                terms = hits[0][1].terms
+            else:
+                terms = sorted(set().union(*(tm.terms for _, tm in hits))) if hits else []
             out.append(Analysis(raw, [k for k, _ in hits], terms, label, p, conf, risk, watch_reason))
         return out
 

@@ -1,7 +1,8 @@
 """Public-opinion monitoring (R-5.1.1–R-5.1.5): topics, boolean keyword queries, risk with reasons, spikes.
 
-Pure code. Matching runs one compiled Aho–Corasick automaton per topic over the text, then evaluates the
-topic's boolean query on the set of terms found, so adding keywords does not slow matching down.
+Pure code. Matching runs one compiled Aho–Corasick automaton over the text for all topics and the risk terms
+together (``TopicScanner``), then evaluates each topic's boolean query on the set of terms found, so adding
+keywords or topics does not add passes over the text.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import itemgetter
 
+import ahocorasick
 from pydantic import BaseModel, Field, field_validator
 
 from domain.risk import Impact, Likelihood, RiskLevel, RiskMatrix
 from domain.sentiment import Sentiment
 from domain.textmatch import Automaton
+
+_second = itemgetter(1)
 
 
 class Tier(StrEnum):
@@ -218,7 +223,7 @@ class TopicMatch:
 
 
 class TopicMatcher:
-    """One automaton over the topic's keywords, query terms and exclusions."""
+    """One topic's keywords, query terms and exclusions; decides a match from the set of terms found."""
 
     def __init__(self, spec: TopicSpec) -> None:
         self.spec = spec
@@ -231,24 +236,104 @@ class TopicMatcher:
         for t in spec.exclude:
             if t.strip():
                 terms[t.strip()] = "exclude"
-        self.automaton: Automaton[str] = Automaton(terms)
+        self.terms = terms
         self._group_of = {t.casefold(): g for t, g in terms.items()}
         self._exclude = {t.strip().casefold() for t in spec.exclude if t.strip()}
+        self._automaton: Automaton[str] | None = None
 
     def match(self, text: str) -> TopicMatch:
-        found = {t.casefold() for t in self.automaton.terms_in(text)}
+        if self._automaton is None:
+            self._automaton = Automaton(self.terms)
+        return self.decide({t.casefold() for t in self._automaton.terms_in(text)})
+
+    def decide(self, found: set[str]) -> TopicMatch:
+        """The match for a text in which these (case-folded) terms of this topic were found."""
         excluded = bool(found & self._exclude)
         keywords = {t for t in found if self._group_of.get(t) not in (None, "exclude")}
         if self.query is not None:
             hit = evaluate(self.query, found)
         else:
-            hit = bool({t for t in keywords if self._group_of.get(t) != "query"})
+            hit = any(self._group_of[t] != "query" for t in keywords)
         groups = {
             self._group_of[t]
             for t in keywords
             if self._group_of.get(t) in ("brand", "product", "founder", "industry")
         }
         return TopicMatch(matched=hit and not excluded, terms=sorted(keywords), groups=groups, excluded=excluded)
+
+
+class TopicScanner:
+    """Every topic's terms and the risk terms in one automaton: one pass over a text answers all topics.
+
+    Topics without a boolean query are decided on term ids alone; a topic with a query evaluates it on the
+    terms found (and is evaluated even when none of its terms occur, since ``NOT x`` can match).
+    """
+
+    def __init__(self, specs: list[TopicSpec]) -> None:
+        self.topics = [TopicMatcher(spec) for spec in specs]
+        ids: dict[str, int] = {}
+
+        def id_of(term: str) -> int:
+            return ids.setdefault(term.strip().casefold(), len(ids))
+
+        self._plans: list[_TopicPlan] = []
+        for m in self.topics:
+            group_of = {id_of(t): g for t, g in m.terms.items() if t.strip()}
+            self._plans.append(
+                _TopicPlan(
+                    key=m.spec.key,
+                    matcher=m,
+                    ids=frozenset(group_of),
+                    exclude=frozenset(i for i, g in group_of.items() if g == "exclude"),
+                    group_of=group_of,
+                    query=m.query is not None,
+                    always=m.query is not None and evaluate(m.query, set()),
+                )
+            )
+        self._safety = frozenset(id_of(t) for t in SAFETY_TERMS)
+        self._legal = frozenset(id_of(t) for t in LEGAL_TERMS)
+        self._names = list(ids)
+        self._ac = ahocorasick.Automaton()
+        for term, i in ids.items():
+            self._ac.add_word(term, i)
+        self._ac.make_automaton()
+
+    def scan(self, text: str) -> tuple[list[tuple[str, TopicMatch]], tuple[list[str], list[str]]]:
+        """(topic key, match) for each topic the text matches, and the (safety, legal) risk terms in it."""
+        found = set(map(_second, self._ac.iter(text.casefold())))
+        names = self._names
+        hits = []
+        for plan in self._plans:
+            mine = found & plan.ids
+            if plan.query:
+                if mine or plan.always:
+                    tm = plan.matcher.decide({names[i] for i in mine})
+                    if tm.matched:
+                        hits.append((plan.key, tm))
+            elif mine and not (mine & plan.exclude):
+                group_of = plan.group_of
+                hits.append(
+                    (
+                        plan.key,
+                        TopicMatch(True, sorted(names[i] for i in mine), {group_of[i] for i in mine}, False),
+                    )
+                )
+        if not found:
+            return hits, ([], [])
+        safety = sorted(names[i] for i in found & self._safety) if found & self._safety else []
+        legal = sorted(names[i] for i in found & self._legal) if found & self._legal else []
+        return hits, (safety, legal)
+
+
+@dataclass(frozen=True, slots=True)
+class _TopicPlan:
+    key: str
+    matcher: TopicMatcher
+    ids: frozenset[int]
+    exclude: frozenset[int]
+    group_of: dict[int, str]
+    query: bool
+    always: bool
 
 
 # --- risk ----------------------------------------------------------------------------------------------
@@ -269,6 +354,7 @@ class ItemSignals:
     topic_items_last_hour: int = 0
     topic_negative_share: float = 0.0
     repost_growth_per_hour: float = 0.0
+    risk_terms: tuple[list[str], list[str]] | None = None  # (safety, legal) when already found, else scanned
 
 
 @dataclass(slots=True)
@@ -297,9 +383,12 @@ def assess(s: ItemSignals, matrix: RiskMatrix) -> RiskAssessment:
     if "founder" in s.groups:
         points += 1
         reasons.append("涉及创始人（+1）")
-    found = _RISK_TERMS.find_all(s.text) if s.text else []
-    safety = sorted({m.term for m in found if m.payload == "safety"})
-    legal = sorted({m.term for m in found if m.payload == "legal"})
+    if s.risk_terms is not None:
+        safety, legal = s.risk_terms
+    else:
+        found = _RISK_TERMS.find_all(s.text) if s.text else []
+        safety = sorted({m.term for m in found if m.payload == "safety"})
+        legal = sorted({m.term for m in found if m.payload == "legal"})
     if safety:
         points += 2
         reasons.append(f"产品安全词：{'、'.join(safety)}（+2）")

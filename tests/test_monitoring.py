@@ -33,6 +33,7 @@ from domain.monitoring import (
     SpikeDetector,
     Tier,
     TopicMatcher,
+    TopicScanner,
     TopicSpec,
     assess,
     evaluate,
@@ -92,6 +93,40 @@ def test_matching_overlapping_adjacent_and_mixed_script() -> None:
     assert not matcher.match("恒星发布会").matched
     assert not matcher.match("恒星暖手宝招聘").matched  # exclusion wins
     assert not TopicMatcher(SPEC).match("完全无关").matched
+
+
+def test_one_scan_answers_every_topic_like_its_own_matcher() -> None:
+    specs = [
+        SPEC,
+        TopicSpec(key="query", name="q", query='(恒星 OR "Hengxing Tech") AND NOT 招聘', exclude=["广告"]),
+        TopicSpec(key="not-only", name="n", query="NOT 恒星"),  # matches texts with none of its terms
+        TopicSpec(key="shared", name="s", groups=KeywordGroups(industry=["暖手宝", "起火"])),  # a risk term too
+        TopicSpec(key="empty", name="e"),
+    ]
+    scanner = TopicScanner(specs)
+    texts = [
+        "恒星暖手宝起火了，我们要起诉",
+        "HENGXING TECH 暖手宝招聘",
+        "恒星广告：暖手宝",
+        "完全无关的内容",
+        "张恒谈暖手宝",
+        "",
+    ]
+    seen: set[str] = set()
+    for text in texts:
+        hits, (safety, legal) = scanner.scan(text)
+        expected = [(s.key, TopicMatcher(s).match(text)) for s in specs]
+        assert hits == [(k, m) for k, m in expected if m.matched], text
+        seen.update(k for k, _ in hits)
+        risk = assess(ItemSignals(sentiment=Sentiment.negative, text=text), default_matrix())
+        assert (
+            assess(
+                ItemSignals(sentiment=Sentiment.negative, text=text, risk_terms=(safety, legal)), default_matrix()
+            )
+            == risk
+        )
+    assert seen == {"hengxing", "query", "not-only", "shared"}
+    assert scanner.scan(texts[0])[1] == (["起火"], ["起诉"])
 
 
 def test_risk_matrix_and_reasons() -> None:
