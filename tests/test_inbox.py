@@ -256,7 +256,13 @@ async def test_sla_timer_spans_a_holiday_and_a_weekend_day(
 ) -> None:
     """Received one hour before closing; tomorrow is a public holiday and the day after is a rest day."""
     env, db = time_skipping, sqlite_database
+    # Move to 10:30 Shanghai whenever the test runs (the item is received then): the working day (00:00 to
+    # an hour after receipt) must be longer than the 2-hour SLA, which it is not when the clock says 00:xx.
     now = (await env.get_current_time()).astimezone(SH)
+    ten_thirty = now.replace(hour=10, minute=30, second=0, microsecond=0)
+    await env.sleep(ten_thirty - now if ten_thirty > now else ten_thirty + timedelta(days=1) - now)
+    now = (await env.get_current_time()).astimezone(SH)
+    assert (now.hour, now.minute) == (10, 30)
     day0 = now.date()
     rest_day = (day0 + timedelta(days=2)).weekday()
     cal = WorkCalendarConfig(start_hour=0, end_hour=now.hour + 1, workdays=[d for d in range(7) if d != rest_day],
@@ -264,7 +270,7 @@ async def test_sla_timer_spans_a_holiday_and_a_weekend_day(
     set_policy(db, InboxPolicy(calendar=cal))
     on_shift(db, "xiaozhou", now)
     async with content_worker(env.client, db, sandbox) as w:
-        h = await start(env, w, db, "东西坏了，我要投诉", 10)
+        h = await start(env, w, db, "东西坏了，我要投诉", 10, received_at=now.isoformat())
         st = await state(h, lambda s: s.status == "assigned", "assigned")
         assert st.sla_due is not None and st.sla_due.astimezone(SH).date() == day0 + timedelta(days=3)
         await env.sleep(
