@@ -12,16 +12,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from operator import itemgetter
 
-import ahocorasick
+import ahocorasick_rs
 from pydantic import BaseModel, Field, field_validator
 
 from domain.risk import Impact, Likelihood, RiskLevel, RiskMatrix
 from domain.sentiment import Sentiment
 from domain.textmatch import Automaton
-
-_second = itemgetter(1)
 
 
 class Tier(StrEnum):
@@ -292,15 +289,18 @@ class TopicScanner:
             )
         self._safety = frozenset(id_of(t) for t in SAFETY_TERMS)
         self._legal = frozenset(id_of(t) for t in LEGAL_TERMS)
-        self._names = list(ids)
-        self._ac = ahocorasick.Automaton()
-        for term, i in ids.items():
-            self._ac.add_word(term, i)
-        self._ac.make_automaton()
+        self._names = list(ids)  # id → term; ids are dense, so a pattern's index is its id
+        # UTF-8 bytes: a pattern can only match on character boundaries (lead bytes never occur inside a
+        # character), and byte matching skips the character-offset bookkeeping we do not need here.
+        self._ac = ahocorasick_rs.BytesAhoCorasick([t.encode() for t in self._names]) if self._names else None
 
     def scan(self, text: str) -> tuple[list[tuple[str, TopicMatch]], tuple[list[str], list[str]]]:
         """(topic key, match) for each topic the text matches, and the (safety, legal) risk terms in it."""
-        found = set(map(_second, self._ac.iter(text.casefold())))
+        found = (
+            {i for i, _, _ in self._ac.find_matches_as_indexes(text.casefold().encode(), overlapping=True)}
+            if self._ac is not None
+            else set()
+        )
         names = self._names
         hits = []
         for plan in self._plans:
