@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,11 +43,33 @@ class Analysis:
     watch_reason: str
 
 
+_SCANNERS: OrderedDict[str, TopicScanner] = OrderedDict()
+_SCANNERS_LOCK = threading.Lock()
+SCANNER_CACHE = 8
+
+
+def scanner_for(topics: list[TopicSpec]) -> TopicScanner:
+    """The compiled scanner for exactly these topic definitions, built once and reused by later batches
+    (compiling 10,000 keywords takes longer than analysing a 500-item batch). Any change to a topic gives a
+    different key, so an edited topic is never matched with its old terms."""
+    key = hashlib.sha256(b"\n".join(t.model_dump_json().encode() for t in topics)).hexdigest()
+    with _SCANNERS_LOCK:
+        if key in _SCANNERS:
+            _SCANNERS.move_to_end(key)
+            return _SCANNERS[key]
+    scanner = TopicScanner(topics)
+    with _SCANNERS_LOCK:
+        _SCANNERS[key] = scanner
+        while len(_SCANNERS) > SCANNER_CACHE:
+            _SCANNERS.popitem(last=False)
+    return scanner
+
+
 class Analyzer:
     """Compiled once per set of topics; analyses batches without touching the database."""
 
     def __init__(self, topics: list[TopicSpec], matrix: RiskMatrix, model: SentimentModel | None = None) -> None:
-        self.scanner = TopicScanner(topics)
+        self.scanner = scanner_for(topics)
         self.matrix = matrix
         self.model = model or default_model()
 

@@ -26,6 +26,7 @@ from api.app import create_app
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident
+from db.monitoring import scanner_for
 from domain.monitoring import (
     Authority,
     ItemSignals,
@@ -127,6 +128,12 @@ def test_one_scan_answers_every_topic_like_its_own_matcher() -> None:
         )
     assert seen == {"hengxing", "query", "not-only", "shared"}
     assert scanner.scan(texts[0])[1] == (["起火"], ["起诉"])
+
+    # Compiled once per set of definitions; an edited topic gets a new scanner with its new terms.
+    assert scanner_for(specs) is scanner_for([s.model_copy() for s in specs])
+    edited = [SPEC.model_copy(update={"exclude": ["暖手宝"]}), *specs[1:]]
+    assert scanner_for(edited) is not scanner_for(specs)
+    assert "hengxing" not in [k for k, _ in scanner_for(edited).scan("恒星暖手宝")[0]]
 
 
 def test_risk_matrix_and_reasons() -> None:
