@@ -78,17 +78,18 @@ class Analyzer:
     ) -> list[Analysis]:
         joined = [f"{i.title} {i.text}" if i.title else i.text for i in items]
         scans = [self.scanner.scan(t) for t in joined]
-        sentiments = self.model.classify(joined)
+        sentiments = self.model.classify([sc.opinion_text for sc in scans])
         # Count this batch into each topic's recent traffic before assessing it.
         traffic = {k: list(v) for k, v in recent.items()}
-        for (hits, _), (label, _, _) in zip(scans, sentiments, strict=True):
-            for key, _ in hits:
+        for sc, (label, _, _) in zip(scans, sentiments, strict=True):
+            for key, _ in sc.hits:
                 t = traffic.setdefault(key, [0, 0])
                 t[0] += 1
                 t[1] += label is Sentiment.negative
         medium = LEVEL_ORDER[RiskLevel.medium]
         out: list[Analysis] = []
-        for raw, text, (hits, risk_terms), (label, p, conf) in zip(items, joined, scans, sentiments, strict=True):
+        for raw, text, sc, (label, p, conf) in zip(items, joined, scans, sentiments, strict=True):
+            hits = sc.hits
             if not hits and not keep_unmatched:
                 continue
             volume, negative = traffic.get(hits[0][0], (0, 0)) if hits else (0, 0)
@@ -105,7 +106,7 @@ class Analyzer:
                     text=text,
                     topic_items_last_hour=volume,
                     topic_negative_share=negative / volume if volume else 0.0,
-                    risk_terms=risk_terms,
+                    risk_terms=(sc.safety, sc.legal),
                 ),
                 self.matrix,
             )

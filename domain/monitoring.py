@@ -287,6 +287,9 @@ class TopicScanner:
                     always=m.query is not None and evaluate(m.query, set()),
                 )
             )
+        self._entities = frozenset(
+            i for plan in self._plans for i, g in plan.group_of.items() if g in ("brand", "product", "founder")
+        )
         self._safety = frozenset(id_of(t) for t in SAFETY_TERMS)
         self._legal = frozenset(id_of(t) for t in LEGAL_TERMS)
         self._names = list(ids)  # id → term; ids are dense, so a pattern's index is its id
@@ -294,13 +297,15 @@ class TopicScanner:
         # character), and byte matching skips the character-offset bookkeeping we do not need here.
         self._ac = ahocorasick_rs.BytesAhoCorasick([t.encode() for t in self._names]) if self._names else None
 
-    def scan(self, text: str) -> tuple[list[tuple[str, TopicMatch]], tuple[list[str], list[str]]]:
-        """(topic key, match) for each topic the text matches, and the (safety, legal) risk terms in it."""
-        found = (
-            {i for i, _, _ in self._ac.find_matches_as_indexes(text.casefold().encode(), overlapping=True)}
-            if self._ac is not None
-            else set()
-        )
+    def scan(self, text: str) -> Scan:
+        """The topics a text matches, the risk terms in it, and the text to read its sentiment from."""
+        if self._ac is None:
+            return self._decide(set(), [], text)
+        data = text.casefold().encode()
+        matches = self._ac.find_matches_as_indexes(data, overlapping=True)
+        return self._decide({i for i, _, _ in matches}, matches, text, data)
+
+    def _decide(self, found: set[int], matches: list[tuple[int, int, int]], text: str, data: bytes = b"") -> Scan:
         names = self._names
         hits = []
         for plan in self._plans:
@@ -319,10 +324,45 @@ class TopicScanner:
                     )
                 )
         if not found:
-            return hits, ([], [])
+            return Scan(hits, [], [], text)
         safety = sorted(names[i] for i in found & self._safety) if found & self._safety else []
         legal = sorted(names[i] for i in found & self._legal) if found & self._legal else []
-        return hits, (safety, legal)
+        opinion = text
+        if found & self._entities:
+            opinion = _mask([(s, e) for i, s, e in matches if i in self._entities], data)
+        return Scan(hits, safety, legal, opinion)
+
+
+NAME_MASK = "\ue000"  # a private-use character: no n-gram of the sentiment model contains it
+
+
+def _mask(spans: list[tuple[int, int]], data: bytes) -> str:
+    """``data`` (case-folded UTF-8) with each span replaced by NAME_MASK; overlapping spans merge."""
+    out = bytearray()
+    pos = 0
+    mask = NAME_MASK.encode()
+    for start, end in sorted(spans):
+        if end <= pos:
+            continue
+        out += data[pos : max(start, pos)]
+        if start >= pos:
+            out += mask
+        pos = end
+    out += data[pos:]
+    return out.decode()
+
+
+@dataclass(slots=True)
+class Scan:
+    """What one pass over a text found."""
+
+    hits: list[tuple[str, TopicMatch]]  # (topic key, match) for each topic the text matches
+    safety: list[str]  # product-safety terms in the text
+    legal: list[str]  # legal-exposure terms in the text
+    # The text sentiment is read from: the names being monitored (brand, product, founder terms) are masked
+    # out, because a name is not an opinion — a brand name that happens to occur in positive reviews of the
+    # training corpus must not make every post about the brand look positive.
+    opinion_text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,11 @@ from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident
 from db.monitoring import scanner_for
 from domain.monitoring import (
+    NAME_MASK,
     Authority,
     ItemSignals,
     KeywordGroups,
+    RawItem,
     SpikeDetector,
     Tier,
     TopicMatcher,
@@ -115,25 +117,34 @@ def test_one_scan_answers_every_topic_like_its_own_matcher() -> None:
     ]
     seen: set[str] = set()
     for text in texts:
-        hits, (safety, legal) = scanner.scan(text)
+        sc = scanner.scan(text)
         expected = [(s.key, TopicMatcher(s).match(text)) for s in specs]
-        assert hits == [(k, m) for k, m in expected if m.matched], text
-        seen.update(k for k, _ in hits)
+        assert sc.hits == [(k, m) for k, m in expected if m.matched], text
+        seen.update(k for k, _ in sc.hits)
         risk = assess(ItemSignals(sentiment=Sentiment.negative, text=text), default_matrix())
         assert (
             assess(
-                ItemSignals(sentiment=Sentiment.negative, text=text, risk_terms=(safety, legal)), default_matrix()
+                ItemSignals(sentiment=Sentiment.negative, text=text, risk_terms=(sc.safety, sc.legal)),
+                default_matrix(),
             )
             == risk
         )
     assert seen == {"hengxing", "query", "not-only", "shared"}
-    assert scanner.scan(texts[0])[1] == (["起火"], ["起诉"])
+    first = scanner.scan(texts[0])
+    assert (first.safety, first.legal) == (["起火"], ["起诉"])
+
+    # Sentiment reads the text with the monitored names (brand, product, founder) masked out; overlapping
+    # names become one mask, and other words — risk terms, query terms — stay.
+    assert first.opinion_text == f"{NAME_MASK}{NAME_MASK}起火了，我们要起诉"
+    assert scanner.scan("张恒星科技好").opinion_text == f"{NAME_MASK}好"
+    assert scanner.scan("完全无关的内容").opinion_text == "完全无关的内容"
+    assert scanner.scan("HENGXING TECH 很好").opinion_text == "HENGXING TECH 很好"
 
     # Compiled once per set of definitions; an edited topic gets a new scanner with its new terms.
     assert scanner_for(specs) is scanner_for([s.model_copy() for s in specs])
     edited = [SPEC.model_copy(update={"exclude": ["暖手宝"]}), *specs[1:]]
     assert scanner_for(edited) is not scanner_for(specs)
-    assert "hengxing" not in [k for k, _ in scanner_for(edited).scan("恒星暖手宝")[0]]
+    assert "hengxing" not in [k for k, _ in scanner_for(edited).scan("恒星暖手宝").hits]
 
 
 def test_risk_matrix_and_reasons() -> None:
@@ -464,3 +475,38 @@ async def test_topic_change_applies_to_the_running_workflow(
         await h.execute_update(MonitoringWorkflow.stop)
         assert (await h.result()).stopped
     sandbox.engine.dispose()
+
+
+# Team-written posts about a monitored brand (恒星 — its first character leans positive in the review corpus),
+# never used for training: the analysis must read the opinion, not the name.
+OPINION_PROBE = [
+    (0, "恒星暖手宝自燃，消协已介入调查"),
+    (0, "恒星科技的暖手宝充电时起火了，孩子被烫伤"),
+    (0, "恒星的客服一直踢皮球，问题拖了一个月"),
+    (0, "曝光恒星科技：宣传参数造假"),
+    (0, "买了恒星的降噪耳机，三天就坏了，退货还要自己出运费"),
+    (0, "恒星被罚款的新闻看到了吗，太失望了"),
+    (0, "张恒的回应完全是在甩锅"),
+    (0, "恒星暖手宝漏电，差点出事"),
+    (1, "恒星暖手宝做工扎实，冬天全靠它了"),
+    (1, "恒星科技的售后给我换了新机，效率很高"),
+    (1, "张恒的访谈很真诚，圈粉了"),
+    (1, "恒星降噪耳机音质出色，通勤必备"),
+    (1, "支持恒星，国货越来越好"),
+    (1, "恒星的包装很用心，送人很有面子"),
+]
+
+
+def test_sentiment_reads_the_opinion_not_the_monitored_name() -> None:
+    from db.monitoring import Analyzer
+
+    groups = SPEC.groups.model_copy(update={"product": ["暖手宝", "降噪耳机"]})
+    analyzer = Analyzer([SPEC.model_copy(update={"groups": groups})], default_matrix())
+    items = [RawItem(external_id=str(i), text=t) for i, (_, t) in enumerate(OPINION_PROBE)]
+    analysed = analyzer.analyse_items(items, Authority.social, {}, keep_unmatched=True)
+    scored = [(label, t, round(a.score, 2)) for (label, t), a in zip(OPINION_PROBE, analysed, strict=True)]
+    correct = sum(int((score >= 0.5) == bool(label)) for label, _, score in scored)
+    assert correct / len(OPINION_PROBE) >= 0.85, scored
+    # The same negative post read with the name left in looks less negative: the mask is doing the work.
+    unmasked = analyzer.model.positive_probability([OPINION_PROBE[0][1]])[0]
+    assert analysed[0].score < unmasked - 0.03
