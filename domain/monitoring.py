@@ -72,6 +72,12 @@ class TopicSpec(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="A text with any of these is not about the topic")
     query: str = Field(default="", max_length=2000, description='e.g. (恒星 OR "Hengxing") AND NOT 招聘')
     tier: Tier = Tier.hourly
+    sweep_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=7 * 24 * 60,
+        description="sweep interval in minutes, overriding the tier's (realtime 1, hourly 60, daily 1440, weekly 10080)",
+    )
     sources: list[str] = Field(default_factory=list, description="source keys swept for this topic")
 
     @field_validator("query")
@@ -83,7 +89,8 @@ class TopicSpec(BaseModel):
 
     @property
     def interval(self) -> timedelta:
-        return TIER_INTERVAL[self.tier]
+        """How often the topic's sources are swept: ``sweep_minutes`` when set, else the tier's default."""
+        return timedelta(minutes=self.sweep_minutes) if self.sweep_minutes else TIER_INTERVAL[self.tier]
 
 
 # --- boolean queries ---------------------------------------------------------------------------------

@@ -266,6 +266,9 @@ async def test_webhook_signature_timestamp_and_redelivery(api: Api) -> None:
     )
     assert r.status_code == 201
     secret = r.json()["secret"]
+    too_often = {**SPEC.model_dump(mode="json"), "sweep_minutes": 0}
+    r = await api.call("rc", "POST", "/monitoring/topics", too_often)
+    assert r.status_code == 422 and r.json()["field"] == "sweep_minutes"
     assert (await api.call("rc", "POST", "/monitoring/topics", SPEC.model_dump(mode="json"))).status_code == 201
     payload = {"items": [ITEM]}
     r = await api.post_signed("bought", secret, payload, signature="0" * 64)
@@ -472,6 +475,16 @@ async def test_topic_change_applies_to_the_running_workflow(
             await asyncio.sleep(0.1)
         assert st.last_incident_id is not None and st.escalations == 1  # the scripted event escalated
         assert st.last_result is not None and st.last_result.fetched >= 3 + 3  # an hour of chatter plus the event
+        # A custom interval overrides the tier's.
+        swept = st.sweeps
+        await h.execute_update(MonitoringWorkflow.update_topic, changed.model_copy(update={"sweep_minutes": 20}))
+        for _ in range(100):
+            st = await h.query(MonitoringWorkflow.current)
+            if st.sweeps == swept + 1:
+                break
+            await asyncio.sleep(0.05)
+        assert st.next_sweep is not None and st.last_sweep is not None
+        assert st.sweeps == swept + 1 and st.next_sweep - st.last_sweep == timedelta(minutes=20)
         await h.execute_update(MonitoringWorkflow.stop)
         assert (await h.result()).stopped
     sandbox.engine.dispose()
