@@ -6,7 +6,7 @@ import hashlib
 import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import case
 from sqlalchemy.exc import IntegrityError
@@ -74,7 +74,12 @@ class Analyzer:
         self.model = model or default_model()
 
     def analyse_items(
-        self, items: list[RawItem], authority: Authority, recent: dict[str, tuple[int, int]], keep_unmatched: bool
+        self,
+        items: list[RawItem],
+        authority: Authority,
+        recent: dict[str, tuple[int, int]],
+        keep_unmatched: bool,
+        now: datetime | None = None,
     ) -> list[Analysis]:
         joined = [f"{i.title} {i.text}" if i.title else i.text for i in items]
         scans = [self.scanner.scan(t) for t in joined]
@@ -102,6 +107,7 @@ class Analyzer:
                     author_followers=raw.author_followers,
                     engagement=raw.engagement,
                     reposts=raw.reposts,
+                    repost_growth_per_hour=repost_rate(raw, now) if now is not None else 0.0,
                     groups=groups,
                     text=text,
                     topic_items_last_hour=volume,
@@ -133,7 +139,17 @@ class Analyzer:
         authority = (
             Authority(source.authority) if source.authority in Authority.__members__ else Authority.individual
         )
-        return [to_row(source, a, now) for a in self.analyse_items(items, authority, recent, keep_unmatched)]
+        return [to_row(source, a, now) for a in self.analyse_items(items, authority, recent, keep_unmatched, now)]
+
+
+def repost_rate(raw: RawItem, now: datetime) -> float:
+    """Reposts per hour since the item was published (0 when the source gives no publication time); an
+    item younger than ten minutes counts as ten minutes old, so a fresh post is not an infinite rate."""
+    if not raw.reposts or raw.published_at is None:
+        return 0.0
+    published = raw.published_at if raw.published_at.tzinfo else raw.published_at.replace(tzinfo=UTC)
+    hours = max((now - published).total_seconds() / 3600, 1 / 6)
+    return raw.reposts / hours
 
 
 def to_row(source: MonitorSource, a: Analysis, now: datetime) -> MonitoredItem:

@@ -468,9 +468,12 @@ def assess(s: ItemSignals, matrix: RiskMatrix) -> RiskAssessment:
     if s.topic_negative_share >= 0.5:
         chance += 1
         reasons.append(f"负面占比 {s.topic_negative_share:.0%}（≥50%，+1）")
-    if s.repost_growth_per_hour >= 100 or s.reposts >= 500:
+    if s.repost_growth_per_hour >= 100:
         chance += 1
-        reasons.append(f"转发增长快（转发 {s.reposts}，+1）")
+        reasons.append(f"转发增长快（每小时约 {s.repost_growth_per_hour:,.0f} 次，≥100，+1）")
+    elif s.reposts >= 500:
+        chance += 1
+        reasons.append(f"转发量大（转发 {s.reposts:,}，≥500，+1）")
     if negative and s.sentiment_confidence >= 0.6:
         chance += 1
         reasons.append(f"明确负面（置信度 {s.sentiment_confidence:.2f}，+1）")

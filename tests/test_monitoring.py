@@ -98,6 +98,23 @@ def test_matching_overlapping_adjacent_and_mixed_script() -> None:
     assert not TopicMatcher(SPEC).match("完全无关").matched
 
 
+def test_repost_growth_is_a_rate_since_publication() -> None:
+    from db.monitoring import repost_rate
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    hour_old = RawItem(external_id="a", text="x", reposts=300, published_at=now - timedelta(hours=1))
+    assert repost_rate(hour_old, now) == pytest.approx(300)
+    fresh = hour_old.model_copy(update={"published_at": now - timedelta(minutes=1)})
+    assert repost_rate(fresh, now) == pytest.approx(1800)  # counted as ten minutes old
+    assert repost_rate(hour_old.model_copy(update={"published_at": None}), now) == 0.0
+    base = ItemSignals(sentiment=Sentiment.negative, sentiment_confidence=0.9, text="x")
+    fast = assess(dataclasses.replace(base, repost_growth_per_hour=250), default_matrix())
+    slow = assess(dataclasses.replace(base, reposts=300), default_matrix())
+    assert any("转发增长快（每小时约 250 次" in r for r in fast.reasons)
+    assert not any("转发" in r for r in slow.reasons)
+    assert [Likelihood(fast.likelihood)] != [Likelihood(slow.likelihood)]
+
+
 def test_one_scan_answers_every_topic_like_its_own_matcher() -> None:
     specs = [
         SPEC,
