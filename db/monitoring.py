@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from db.emergency import matrix as load_matrix
-from db.models import MonitoredItem, MonitorSource, MonitorTopic
+from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic
 from domain.monitoring import Authority, ItemSignals, RawItem, RiskAssessment, TopicScanner, TopicSpec, assess
 from domain.risk import LEVEL_ORDER, RiskLevel, RiskMatrix
 from domain.sentiment import Sentiment, SentimentModel, default_model
@@ -248,3 +248,19 @@ def ingest(
         if row.risk_level == RiskLevel.high.value and row.topic_key:
             result.high_risk[row.topic_key].append(row.id)
     return result
+
+
+def sentiment_corrections(session: Session) -> list[tuple[int, str]]:
+    """(label, text) per item whose sentiment a person corrected to positive (1) or negative (0): the latest
+    correction of each item counts; corrections to neutral teach the two-way model nothing and are left out."""
+    rows = session.exec(
+        select(LabelCorrection)
+        .where(LabelCorrection.field == "sentiment")
+        .order_by(col(LabelCorrection.item_id), col(LabelCorrection.id))
+    ).all()
+    latest = {row.item_id: row for row in rows}
+    return [
+        (1 if row.human_value == "positive" else 0, row.text)
+        for row in latest.values()
+        if row.human_value in ("positive", "negative") and row.text.strip()
+    ]

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from core.cli import app
-from domain.sentiment import Sentiment, default_model, scores, train
+from db.engine import Database
+from domain.sentiment import Sentiment, SentimentModel, default_model, scores, train
 
 SAMPLES = [
     "房间很干净，服务热情，下次还住",
@@ -140,3 +141,61 @@ def test_domain_probe_stays_above_target() -> None:
     probs = default_model().positive_probability([t for _, t in DOMAIN_PROBE])
     correct = sum(int((p >= 0.5) == bool(label)) for (label, _), p in zip(DOMAIN_PROBE, probs, strict=True))
     assert correct / len(DOMAIN_PROBE) >= 0.85
+
+
+def test_watch_queue_corrections_feed_retraining(
+    sqlite_database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db.models import LabelCorrection, MonitoredItem
+
+    text = "这次的新品发布会让老用户寒了心"
+    with sqlite_database.session() as s:
+        items = [
+            MonitoredItem(source_key="m", external_id=str(i), text=t, sentiment="neutral", risk_level="none")
+            for i, t in enumerate([text, "一般般吧", "还行"])
+        ]
+        s.add_all(items)
+        s.flush()
+        for item, values in zip(
+            items, [("positive", "negative"), ("neutral",), ("positive", "neutral")], strict=True
+        ):
+            for v in values:  # the latest correction of an item counts; neutral teaches nothing
+                s.add(
+                    LabelCorrection(
+                        item_id=item.id or 0,
+                        field="sentiment",
+                        machine_value="neutral",
+                        human_value=v,
+                        text=item.text,
+                        by="rc",
+                    )
+                )
+        s.add(
+            LabelCorrection(
+                item_id=items[1].id or 0,
+                field="risk_level",
+                machine_value="none",
+                human_value="high",
+                text="x",
+                by="rc",
+            )
+        )
+        s.commit()
+    monkeypatch.setenv("SOCIALOPS_DATABASE_URL", sqlite_database.url)
+    exported = tmp_path / "corrections.csv"
+    r = CliRunner().invoke(app, ["analyze", "corrections", "--output", str(exported)])
+    assert r.exit_code == 0, r.output
+    assert exported.read_text(encoding="utf-8").splitlines() == ["label,review", f"0,{text}"]
+
+    out = tmp_path / "model.npz"
+    r = CliRunner().invoke(app, ["analyze", "train", "--out", str(out), "--extra", str(exported)])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["extra_examples"] == 1 and report["held_out"] == (default_model().meta or {})["held_out"]
+    retrained = SentimentModel.from_bytes(out.read_bytes())
+    assert retrained.decision(text) < default_model().decision(text)  # learnt from the correction
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("label,review\n2,好\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["analyze", "train", "--out", str(out), "--extra", str(bad)])
+    assert r.exit_code == 2 and "--extra" in r.output and "label must be 0 or 1" in r.output
