@@ -84,7 +84,10 @@ class TopicSpec(BaseModel):
     @classmethod
     def _parses(cls, v: str) -> str:
         if v.strip():
-            parse_query(v)
+            try:
+                parse_query(v)
+            except ValueError as exc:  # reported against this field: drop the message's own "query: "
+                raise ValueError(str(exc).removeprefix("query: ")) from None
         return v
 
     @property

@@ -286,6 +286,13 @@ async def test_webhook_signature_timestamp_and_redelivery(api: Api) -> None:
     too_often = {**SPEC.model_dump(mode="json"), "sweep_minutes": 0}
     r = await api.call("rc", "POST", "/monitoring/topics", too_often)
     assert r.status_code == 422 and r.json()["field"] == "sweep_minutes"
+    r = await api.call("rc", "POST", "/monitoring/topics", {**SPEC.model_dump(mode="json"), "query": "(恒星 OR"})
+    assert (
+        r.status_code == 422 and r.json()["field"] == "query" and r.json()["message"].startswith("query: expected")
+    )
+    for path in ("/monitoring/topics/nope/stats", "/monitoring/topics/nope/state"):
+        r = await api.call("rc", "GET", path)
+        assert r.status_code == 404 and r.json()["message"] == "topic nope does not exist", path
     assert (await api.call("rc", "POST", "/monitoring/topics", SPEC.model_dump(mode="json"))).status_code == 201
     payload = {"items": [ITEM]}
     r = await api.post_signed("bought", secret, payload, signature="0" * 64)

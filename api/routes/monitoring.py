@@ -74,6 +74,13 @@ class TopicOut(BaseModel):
     updated_at: datetime
 
 
+def _existing_topic(session: SessionDep, key: str) -> MonitorTopic:
+    row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
+    if row is None:
+        raise not_found("topic", key)
+    return row
+
+
 def _topic_out(row: MonitorTopic) -> TopicOut:
     return TopicOut(
         key=row.key,
@@ -135,9 +142,7 @@ async def update_topic(
     settings: SettingsDep,
     rid: RequestIdDep,
 ) -> TopicOut:
-    row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
-    if row is None:
-        raise not_found("topic", key)
+    row = _existing_topic(session, key)
     if body.key != key:
         raise bad_request("key", "the key in the body must match the URL")
     _check_sources(session, body)
@@ -160,7 +165,8 @@ def list_topics(_: WatchersDep, session: SessionDep) -> list[TopicOut]:
 
 
 @router.get("/monitoring/topics/{key}/state", response_model=MonitorState, summary="The running workflow's state")
-async def topic_state(key: str, _: WatchersDep, client: TemporalDep) -> MonitorState:
+async def topic_state(key: str, _: WatchersDep, session: SessionDep, client: TemporalDep) -> MonitorState:
+    _existing_topic(session, key)
     st: MonitorState = await wf.query(client, monitor_id(key), MonitoringWorkflow.current)
     return st
 
@@ -184,6 +190,7 @@ def topic_stats(
     since: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> list[StatOut]:
+    _existing_topic(session, key)
     stmt = select(TopicStat).where(TopicStat.topic_key == key)
     if since:
         stmt = stmt.where(col(TopicStat.window_start) >= since)
