@@ -66,9 +66,9 @@ async def execute_update(client: Client, workflow_id: str, update: Any, arg: Any
         raise _rpc(exc, workflow_id) from exc
 
 
-async def query(client: Client, workflow_id: str, query_fn: Any) -> Any:
+async def query(client: Client, workflow_id: str, query_fn: Any, *args: Any) -> Any:
     try:
-        return await client.get_workflow_handle(workflow_id).query(query_fn)
+        return await client.get_workflow_handle(workflow_id).query(query_fn, *args)
     except RPCError as exc:
         raise _rpc(exc, workflow_id) from exc
 

@@ -115,8 +115,22 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
     assert r1.status_code == 200 and r2.status_code == 200
     assert [p.text for p in sandbox.replies_to(Platform.weibo, "w-1")] == ["非常抱歉，已为您办理退款。"]
     assert (await a.call("mkt", "POST", f"/inbox/{complaint['id']}/reply", body)).status_code == 403
+    # Once the reply has closed the item and its process has finished, a retry of the same request still
+    # answers with the outcome; a new reply is refused.
+    for _ in range(100):
+        r = await a.call("agent", "POST", f"/inbox/{complaint['id']}/reply", {"text": "再次回复"})
+        if r.status_code == 409 and r.json()["error"] == "process_closed":
+            break
+        await asyncio.sleep(0.1)
+    assert r.status_code == 409 and r.json()["error"] == "process_closed", r.text
+    r3 = await a.call("agent", "POST", f"/inbox/{complaint['id']}/reply", body, headers={"Idempotency-Key": "k-1"})
+    assert r3.status_code == 200 and r3.json()["status"] == "closed", r3.text
+    assert [p.text for p in sandbox.replies_to(Platform.weibo, "w-1")] == ["非常抱歉，已为您办理退款。"]
 
     suggestion = next(i for i in mine if i["intent"] == "suggestion")
+    for who, reason in (("nobody", "no active user 'nobody'"), ("mkt", "cannot handle the inbox")):
+        r = await a.call("agent", "POST", f"/inbox/{suggestion['id']}/assign", {"user": who})
+        assert r.status_code == 422 and r.json()["field"] == "user" and reason in r.json()["message"], r.text
     r = await a.call(
         "agent", "POST", f"/inbox/{suggestion['id']}/feedback", {"category": "功能建议", "department": "product"}
     )

@@ -69,6 +69,11 @@ class InteractionWorkflow:
     def current(self) -> InteractionState:
         return self.state
 
+    @workflow.query
+    def has_reply(self, request_key: str) -> bool:
+        """Whether a reply with this idempotency key was taken (answerable after the process has closed)."""
+        return request_key in self.replies
+
     # --- agent actions ---------------------------------------------------------------------------------
 
     @workflow.update

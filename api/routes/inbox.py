@@ -20,7 +20,7 @@ from api.errors import ApiError, bad_request, not_found
 from api.workflows import actor
 from core.settings import Settings
 from db import audit
-from db.accounts import Principal
+from db.accounts import Principal, get_user_by_name, roles_of
 from db.engine import Database
 from db.models import (
     FaqRow,
@@ -244,27 +244,50 @@ async def reply(
     if len(key) > 100:
         raise bad_request("Idempotency-Key", "at most 100 characters")
     req = ReplyRequest(actor=actor(principal), text=text, request_key=key, save_as_faq=body.save_as_faq)
-    return await _act(
-        session,
-        client,
-        principal,
-        item_id,
-        InteractionWorkflow.reply,
-        req,
-        "inbox.reply",
-        rid,
-        {"text": text, "key": key},
-    )
+    try:
+        return await _act(
+            session,
+            client,
+            principal,
+            item_id,
+            InteractionWorkflow.reply,
+            req,
+            "inbox.reply",
+            rid,
+            {"text": text, "key": key},
+        )
+    except ApiError as exc:
+        # A retry of a reply that closed the item: the process has finished, but it remembers the key.
+        workflow_id = _row(session, item_id).workflow_id
+        if exc.code != "process_closed" or not idempotency_key:
+            raise
+        if not await wf.query(client, workflow_id, InteractionWorkflow.has_reply, key):
+            raise
+        st: InteractionState = await wf.query(client, workflow_id, InteractionWorkflow.current)
+        return st
 
 
 class UserIn(BaseModel):
     user: str = Field(min_length=1, max_length=64)
 
 
+INBOX_HANDLERS = (Role.interaction_agent, Role.ops_head)
+
+
+def _require_handler(session: SessionDep, field: str, name: str) -> None:
+    """The named person exists, is active and may handle the inbox."""
+    user = get_user_by_name(session, name)
+    if user is None or not user.active or user.id is None:
+        raise bad_request(field, f"no active user {name!r}")
+    if not set(roles_of(session, user.id)) & set(INBOX_HANDLERS):
+        raise bad_request(field, f"{name} cannot handle the inbox (needs interaction_agent or ops_head)")
+
+
 @router.post("/inbox/{item_id}/assign", response_model=InteractionState)
 async def assign(
     item_id: int, body: UserIn, principal: AgentDep, session: SessionDep, client: TemporalDep, rid: RequestIdDep
 ) -> InteractionState:
+    _require_handler(session, "user", body.user)
     return await _act(
         session,
         client,
@@ -542,6 +565,7 @@ def list_shifts(_: AnyUserDep, session: SessionDep, at: AwareDatetime | None = N
 def add_shift(body: ShiftIn, principal: LeadDep, session: SessionDep, rid: RequestIdDep) -> ShiftOut:
     if body.ends_at <= body.starts_at:
         raise bad_request("ends_at", "must be after starts_at")
+    _require_handler(session, "user", body.user)
     row = Shift(**body.model_dump())
     session.add(row)
     session.flush()
