@@ -117,3 +117,16 @@ def require_roles(*roles: Role) -> AuthDependency:
 
 def authenticated() -> AuthDependency:
     return require_roles()
+
+
+def require_person(session: Session, field: str, name: str, *, any_of: tuple[Role, ...] = ()) -> None:
+    """A 422 on ``field`` unless ``name`` is an active user holding at least one of ``any_of`` (if given)."""
+    from api.errors import bad_request
+    from db.accounts import get_user_by_name, roles_of
+
+    user = get_user_by_name(session, name)
+    if user is None or not user.active or user.id is None:
+        raise bad_request(field, f"no active user {name!r}")
+    if any_of and not set(roles_of(session, user.id)) & set(any_of):
+        needed = " or ".join(r.value for r in any_of)
+        raise bad_request(field, f"{name} does not hold the role {needed}")

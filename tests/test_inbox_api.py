@@ -128,7 +128,10 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
     assert [p.text for p in sandbox.replies_to(Platform.weibo, "w-1")] == ["非常抱歉，已为您办理退款。"]
 
     suggestion = next(i for i in mine if i["intent"] == "suggestion")
-    for who, reason in (("nobody", "no active user 'nobody'"), ("mkt", "cannot handle the inbox")):
+    for who, reason in (
+        ("nobody", "no active user 'nobody'"),
+        ("mkt", "does not hold the role interaction_agent or ops_head"),
+    ):
         r = await a.call("agent", "POST", f"/inbox/{suggestion['id']}/assign", {"user": who})
         assert r.status_code == 422 and r.json()["field"] == "user" and reason in r.json()["message"], r.text
     r = await a.call(

@@ -267,6 +267,9 @@ async def test_bad_incident_input_names_the_field(api: Api) -> None:
         ("rc", "POST", f"/incidents/{iid}/assess", {"nature": "x", "impact": "major"}, "likelihood"),
         ("rc", "POST", f"/incidents/{iid}/resolve", {"summary": ""}, "summary"),
         ("rc", "POST", f"/incidents/{iid}/members", {"user": "x", "role": "boss"}, "role"),
+        ("rc", "POST", f"/incidents/{iid}/members", {"user": "nobody", "role": "marketing"}, "user"),
+        ("rc", "POST", f"/incidents/{iid}/members", {"user": "mkt", "role": "leadership"}, "user"),
+        ("rc", "POST", f"/incidents/{iid}/hand-over", {"user": "nobody", "role": "ops_head"}, "user"),
         ("rc", "POST", "/drill-schedules", {"key": "Bad Key", "scenario": {"name": "x"}}, "key"),
         ("rc", "PUT", "/risk-matrix", {"cells": {}}, "cells"),
     ]

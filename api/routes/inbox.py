@@ -15,12 +15,21 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.inbox import start_interactions, store_items
 from api import workflows as wf
-from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_db, get_settings, require_roles
+from api.deps import (
+    RequestIdDep,
+    SessionDep,
+    TemporalDep,
+    authenticated,
+    get_db,
+    get_settings,
+    require_person,
+    require_roles,
+)
 from api.errors import ApiError, bad_request, not_found
 from api.workflows import actor
 from core.settings import Settings
 from db import audit
-from db.accounts import Principal, get_user_by_name, roles_of
+from db.accounts import Principal
 from db.engine import Database
 from db.models import (
     FaqRow,
@@ -274,20 +283,11 @@ class UserIn(BaseModel):
 INBOX_HANDLERS = (Role.interaction_agent, Role.ops_head)
 
 
-def _require_handler(session: SessionDep, field: str, name: str) -> None:
-    """The named person exists, is active and may handle the inbox."""
-    user = get_user_by_name(session, name)
-    if user is None or not user.active or user.id is None:
-        raise bad_request(field, f"no active user {name!r}")
-    if not set(roles_of(session, user.id)) & set(INBOX_HANDLERS):
-        raise bad_request(field, f"{name} cannot handle the inbox (needs interaction_agent or ops_head)")
-
-
 @router.post("/inbox/{item_id}/assign", response_model=InteractionState)
 async def assign(
     item_id: int, body: UserIn, principal: AgentDep, session: SessionDep, client: TemporalDep, rid: RequestIdDep
 ) -> InteractionState:
-    _require_handler(session, "user", body.user)
+    require_person(session, "user", body.user, any_of=INBOX_HANDLERS)
     return await _act(
         session,
         client,
@@ -565,7 +565,7 @@ def list_shifts(_: AnyUserDep, session: SessionDep, at: AwareDatetime | None = N
 def add_shift(body: ShiftIn, principal: LeadDep, session: SessionDep, rid: RequestIdDep) -> ShiftOut:
     if body.ends_at <= body.starts_at:
         raise bad_request("ends_at", "must be after starts_at")
-    _require_handler(session, "user", body.user)
+    require_person(session, "user", body.user, any_of=INBOX_HANDLERS)
     row = Shift(**body.model_dump())
     session.add(row)
     session.flush()

@@ -10,7 +10,15 @@ from pydantic import BaseModel, Field, model_validator
 from sqlmodel import col, select
 
 from api import workflows as wf
-from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
+from api.deps import (
+    RequestIdDep,
+    SessionDep,
+    TemporalDep,
+    authenticated,
+    get_settings,
+    require_person,
+    require_roles,
+)
 from api.errors import ApiError, bad_request, not_found
 from api.workflows import actor
 from core.settings import Settings
@@ -280,6 +288,7 @@ async def add_member(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> IncidentState:
+    require_person(session, "user", body.user, any_of=(body.role,))
     st: IncidentState = await _update(
         session,
         client,
@@ -303,6 +312,7 @@ async def hand_over(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> IncidentState:
+    require_person(session, "user", body.user, any_of=(body.role,))
     st: IncidentState = await _update(
         session,
         client,
