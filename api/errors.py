@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
+import pydantic
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 class ApiError(Exception):
@@ -45,6 +48,15 @@ def conflict(message: str, **extra: Any) -> ApiError:
 
 
 _NAMED = re.compile(r"^([a-z_][a-z0-9_.]*): (.+)$", re.DOTALL)
+
+
+def from_request(model: type[M], **data: Any) -> M:
+    """Build a domain model from request data: its validation errors are the client's (422, naming the
+    field), not a server error."""
+    try:
+        return model(**data)
+    except pydantic.ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -86,7 +98,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = str(request.scope.get("state", {}).get("request_id", ""))
-        structlog.get_logger("socialops.api").exception("unhandled error", path=request.url.path)
+        structlog.get_logger("socialops.api").exception(
+            "unhandled error", path=request.url.path, request_id=request_id
+        )
         return JSONResponse(
             {"error": "internal_error", "message": "an unexpected error occurred; nothing was changed by it "
              "unless the response says otherwise. Quote the request id when reporting it.", "request_id": request_id},

@@ -252,6 +252,16 @@ BAD_INPUTS: list[tuple[str, str, str, Any, str]] = [
         "creator",
         "POST",
         "/content",
+        {
+            **new_item(datetime.now(UTC) + timedelta(days=1)),
+            "targets": [{"platform": "weibo", "account": "brand_weibo"}] * 2,
+        },
+        "targets",
+    ),
+    (
+        "creator",
+        "POST",
+        "/content",
         {**new_item(datetime.now(UTC) + timedelta(days=1)), "media": [{"kind": "hologram", "uri": "x"}]},
         "media.0.kind",
     ),

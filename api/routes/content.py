@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from api import workflows as wf
 from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
-from api.errors import ApiError, bad_request, not_found
+from api.errors import ApiError, bad_request, from_request, not_found
 from api.workflows import actor
 from core.settings import Settings
 from db import audit
@@ -299,7 +299,7 @@ async def create_content(
     rid: RequestIdDep,
 ) -> ContentSummary:
     _check_targets(session, body.targets)
-    plan = ContentPlan(**body.model_dump(include=set(ContentPlan.model_fields)))
+    plan = from_request(ContentPlan, **body.model_dump(include=set(ContentPlan.model_fields)))
     item = await _start(session, client, settings, principal, plan, body.to_content())
     audit.record(
         session,
