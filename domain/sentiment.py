@@ -5,7 +5,7 @@ nothing is downloaded at run time.
 
 Features are n-gram counts scaled by 1/√(number of n-gram positions). Scoring looks every n-gram of a whole
 batch of texts up in one array-backed hash table (``_GramTable``), so it costs a few numpy operations per
-batch — several hundred thousand texts a second — and gives exactly scikit-learn's decision value.
+batch — over a hundred thousand texts a second — and gives exactly scikit-learn's decision value.
 
 Labels: positive / neutral / negative. The model decides positive vs negative; texts whose probability
 falls inside the neutral band are called neutral (low confidence), and those go to the human watch queue
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-NGRAM = (1, 3)
+NGRAM = (1, 3)  # the scorer below reads exactly 1-, 2- and 3-grams (three characters fit one int64 key)
 MIN_DF = 2
 MODEL_FILE = "sentiment_model.npz"
 BATCH = 1000  # texts scored together: big enough to amortise numpy calls, small enough to stay in cache
@@ -142,7 +142,7 @@ class SentimentModel:
         weight[:-2] += self._table.lookup((bigrams[:-1] << _BITS) | chars[2:])
         starts = np.zeros(len(norm), dtype=np.int64)
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
-        n_positions = np.maximum(lengths + np.maximum(lengths - 1, 0) + np.maximum(lengths - 2, 0), 1)
+        n_positions = np.maximum(sum(np.maximum(lengths - n + 1, 0) for n in range(NGRAM[0], NGRAM[1] + 1)), 1)
         return np.add.reduceat(weight, starts) / np.sqrt(n_positions) + self.bias
 
     def decision(self, text: str) -> float:
