@@ -12,10 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.errors import ApiError
+from api.errors import ApiError, bad_request
 from core.settings import Settings
 from core.temporal import connect
-from db.accounts import Principal, authenticate
+from db.accounts import Principal, authenticate, get_user_by_name, roles_of
 from db.engine import Database
 from domain.roles import Role
 
@@ -121,9 +121,6 @@ def authenticated() -> AuthDependency:
 
 def require_person(session: Session, field: str, name: str, *, any_of: tuple[Role, ...] = ()) -> None:
     """A 422 on ``field`` unless ``name`` is an active user holding at least one of ``any_of`` (if given)."""
-    from api.errors import bad_request
-    from db.accounts import get_user_by_name, roles_of
-
     user = get_user_by_name(session, name)
     if user is None or not user.active or user.id is None:
         raise bad_request(field, f"no active user {name!r}")
