@@ -135,7 +135,7 @@ def examples(seed: int = 20261126) -> list[tuple[int, str]]:
         out.append((0, f"{a}还行，但是{b}{rng.choice(NEGATIVE)}，{rng.choice(NEG_SENTENCES)}"))
         out.append((1, f"虽然{a}一般，但{b}{rng.choice(POSITIVE)}，{rng.choice(POS_SENTENCES)}"))
     out += [(1, s) for s in POS_SENTENCES] + [(0, s) for s in NEG_SENTENCES]
-    return out + list(NATURAL) + list(PUBLIC_OPINION) + list(SHORT_REVIEWS)
+    return out + list(NATURAL) + list(PUBLIC_OPINION) + list(SHORT_REVIEWS) + news(rng)
 
 
 # Team-written reviews in plain language across the shops and services our users' customers talk about
@@ -426,3 +426,66 @@ SHORT_REVIEWS = [
     (1, "推荐购买"),
     (0, "不推荐购买"),
 ]
+
+
+# News-style posts: the same neutral context (places, people, reporting verbs) around negative events and
+# around positive ones, so that the context words carry no sentiment of their own (in hotel reviews 地铁 is
+# good news: "离地铁很近") and the event words carry it.
+NEWS_CONTEXT = [
+    "据网友爆料，",
+    "记者了解到，",
+    "昨日在地铁里，",
+    "有消费者表示，",
+    "多名乘客反映，",
+    "家属告诉记者，",
+    "据当地媒体报道，",
+    "今天上午，",
+    "有用户在微博上说，",
+    "相关部门表示，",
+    "公司官方回应称，",
+    "业内人士认为，",
+]
+NEWS_NEGATIVE = [
+    "产品在使用中起火爆炸，造成多人受伤",
+    "充电宝突然自燃，烧毁了整个背包",
+    "该品牌食品被检出有毒物质，已有人中毒",
+    "消费者集体起诉了这家公司，要求赔偿",
+    "公司因虚假宣传被罚款，并被责令整改",
+    "产品存在安全隐患，已发生多起漏电事故",
+    "大量用户投诉售后无人处理，维权无果",
+    "该批次产品质量不合格，被要求立即召回",
+    "门店员工殴打顾客，引发众怒",
+    "公司涉嫌泄露用户隐私，已被立案调查",
+    "电池发热冒烟，孩子的手被烫伤",
+    "多名员工被拖欠工资，讨薪无门",
+    "产品致人受伤后厂家拒绝承担责任",
+    "该品牌被曝使用过期原料，令人震惊",
+    "事故造成一人死亡，家属悲痛欲绝",
+]
+NEWS_POSITIVE = [
+    "产品获得了权威机构的安全认证，质量可靠",
+    "该品牌向受灾地区捐赠了大批物资，暖心之举获点赞",
+    "新品发布会反响热烈，预订量创下新高",
+    "公司主动为老用户免费升级，口碑大涨",
+    "售后团队连夜上门解决问题，用户非常满意",
+    "产品荣获年度设计大奖，实至名归",
+    "门店员工冒雨帮助老人回家，获网友称赞",
+    "公司为员工提高待遇，被评为最佳雇主",
+    "产品性能稳定可靠，用户好评如潮",
+    "品牌坚持用好料，深受消费者信赖",
+    "客服耐心解答，问题很快得到妥善解决",
+    "该企业积极参与公益活动，值得学习",
+    "新款产品续航大幅提升，体验非常出色",
+    "官方处理及时透明，赢得了用户的信任",
+    "志愿者和公司员工一起救助被困乘客，令人感动",
+]
+
+
+def news(rng: random.Random) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    for context in NEWS_CONTEXT:
+        for event in rng.sample(NEWS_NEGATIVE, 8):
+            out.append((0, context + event))
+        for event in rng.sample(NEWS_POSITIVE, 8):
+            out.append((1, context + event))
+    return out
