@@ -143,6 +143,17 @@ async def test_incident_through_the_api(api: Api) -> None:
         await api.call("agent", "POST", f"/incidents/{iid}/tasks/1/complete", {"note": "顾客已接受致歉"})
     ).status_code == 200
     await api.wait(iid, lambda d: d["state"]["tasks"][0]["status"] == "done", "task done")
+    r = await api.call("agent", "POST", f"/incidents/{iid}/tasks/1/complete", {"note": "again"})
+    assert r.status_code == 409 and r.json()["message"] == "task 1 is already done"
+    r = await api.call("agent", "POST", f"/incidents/{iid}/tasks/99/complete", {"note": "x"})
+    assert r.status_code == 404 and r.json()["message"] == f"incident {iid} has no task 99"
+    r = await api.call(
+        "ops",
+        "POST",
+        f"/incidents/{iid}/tasks",
+        {"kind": "legal", "title": "法务核查", "owner": "nobody", "due_in_minutes": 30},
+    )
+    assert r.status_code == 422 and r.json()["field"] == "owner"
     assert (
         await api.call("ops", "POST", f"/incidents/{iid}/resolve", {"summary": "已致歉，舆情平息"})
     ).status_code == 200

@@ -19,7 +19,7 @@ from api.deps import (
     require_person,
     require_roles,
 )
-from api.errors import ApiError, bad_request, not_found
+from api.errors import ApiError, bad_request, conflict, not_found
 from api.workflows import actor
 from core.settings import Settings
 from db import audit
@@ -486,6 +486,7 @@ class TaskIn(BaseModel):
 async def add_task(
     incident_id: int, body: TaskIn, principal: TeamDep, session: SessionDep, client: TemporalDep, rid: RequestIdDep
 ) -> TaskRecord:
+    require_person(session, "owner", body.owner)
     req = TaskRequest(
         actor=actor(principal),
         kind=body.kind,
@@ -522,8 +523,14 @@ async def complete_task(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> TaskResult:
-    _row(session, incident_id)
-    workflow_id = f"incident-{incident_id}-task-{number}"
+    row = _row(session, incident_id)
+    state: IncidentState = await wf.query(client, row.workflow_id, EmergencyWorkflow.current)
+    task = next((t for t in state.tasks if t.number == number), None)
+    if task is None:
+        raise ApiError(404, "not_found", f"incident {incident_id} has no task {number}")
+    if task.status != "open":
+        raise conflict(f"task {number} is already {task.status}", field="number")
+    workflow_id = task.workflow_id
     result: TaskResult = await wf.execute_update(
         client, workflow_id, IncidentTaskWorkflow.complete, TaskUpdate(actor=actor(principal), note=body.note)
     )
