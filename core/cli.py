@@ -426,6 +426,8 @@ def up(
 
 
 def _seed_demo(settings: Settings, var: Path) -> None:
+    import httpx
+
     from core import demo
     from db.engine import Database
 
@@ -435,10 +437,17 @@ def _seed_demo(settings: Settings, var: Path) -> None:
     if tokens is None:
         typer.echo("demo data is already present; not seeding again")
         return
+    path = demo.write_tokens(var, tokens)  # before the content: usable even if seeding stops half-way
     typer.echo("seeding demo content through the API (about a minute) …")
-    for line in demo.seed_content(settings.api_base_url, tokens):
-        typer.echo(f"  · {line}")
-    path = demo.write_tokens(var, tokens)
+    try:
+        for line in demo.seed_content(settings.api_base_url, tokens):
+            typer.echo(f"  · {line}")
+    except (RuntimeError, httpx.HTTPError) as exc:
+        typer.secho(
+            f"warning: demo seeding stopped ({exc}); socialops keeps running with what was seeded",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     typer.echo(f"demo users' API tokens: {path}")
 
 

@@ -83,17 +83,19 @@ class _Client:
     def call(self, who: str, method: str, path: str, body: Any = None) -> Any:
         r = self.http.request(method, path, json=body, headers={"Authorization": f"Bearer {self.tokens[who]}"})
         if r.status_code >= 400:
-            raise RuntimeError(f"demo seeding: {method} {path} → {r.status_code} {r.text}")
+            raise RuntimeError(f"{method} {path} → {r.status_code} {r.text}")
         return r.json()
 
     def wait_stage(self, cid: int, stages: set[str], timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
+        stage = None
         while time.monotonic() < deadline:
             detail = self.call("liu.yunying", "GET", f"/content/{cid}")
-            if detail["state"] and detail["state"]["stage"] in stages:
+            stage = detail["state"]["stage"] if detail["state"] else None
+            if stage in stages:
                 return dict(detail)
             time.sleep(0.3)
-        raise RuntimeError(f"demo seeding: content {cid} did not reach {stages}")
+        raise RuntimeError(f"content {cid} did not reach {' or '.join(sorted(stages))} (it is {stage})")
 
     def create(self, title: str, body: str, hours: float, targets: list[tuple[str, str]], **kw: Any) -> int:
         item = {
@@ -189,8 +191,11 @@ def seed_content(base_url: str, tokens: dict[str, str]) -> list[str]:
     )
     c.submit(cid)
     c.approve_until(cid, "scheduled")
-    c.wait_stage(cid, {"tracking", "completed"}, timeout=180)
-    done.append("已发布、数据追踪中（沙箱平台）：秋季新品回顾")
+    detail = c.wait_stage(cid, {"tracking", "completed", "held", "awaiting_release"}, timeout=180)
+    if detail["state"]["stage"] in ("held", "awaiting_release"):  # an active high-level incident holds publishing
+        done.append("危机暂停中（有进行中的高等级事件）：秋季新品回顾")
+    else:
+        done.append("已发布、数据追踪中（沙箱平台）：秋季新品回顾")
 
     iid = c.call(
         "zhou.hudong",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,12 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from db.engine import Database
+from tests.conftest import free_port, test_settings
 
 SOCIALOPS = str(Path(sys.executable).parent / "socialops")
 
@@ -144,3 +147,24 @@ def test_up_refuses_a_busy_port_clearly(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert f"port {taken}" in out and "--api-port" in out
+
+
+def test_demo_seeding_that_stops_half_way_keeps_the_tokens_and_says_why(
+    sqlite_database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core import cli, demo
+
+    def stuck(base_url: str, tokens: dict[str, str]) -> Iterator[str]:
+        yield "草稿：冬季新品预告"
+        raise RuntimeError("content 6 did not reach completed or tracking (it is held)")
+
+    monkeypatch.setattr(demo, "seed_content", stuck)
+    settings = test_settings(sqlite_database)
+    cli._seed_demo(settings, tmp_path)  # no exception: the running system is not torn down
+    out = capsys.readouterr()
+    assert "· 草稿：冬季新品预告" in out.out
+    assert "warning: demo seeding stopped (content 6 did not reach completed or tracking (it is held))" in out.err
+    tokens = json.loads((tmp_path / "demo-tokens.json").read_text())
+    assert set(tokens) == {name for name, _, _ in demo.PEOPLE}
+    cli._seed_demo(settings, tmp_path)
+    assert "demo data is already present" in capsys.readouterr().out
