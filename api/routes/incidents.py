@@ -279,6 +279,32 @@ class MemberIn(BaseModel):
     role: Role
 
 
+async def _team_change(
+    update: Any,
+    action: str,
+    incident_id: int,
+    body: MemberIn,
+    principal: Principal,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: str,
+) -> IncidentState:
+    """Add a member or hand over command: the person must be active and hold the role they are given."""
+    require_person(session, "user", body.user, any_of=(body.role,))
+    st: IncidentState = await _update(
+        session,
+        client,
+        principal,
+        incident_id,
+        update,
+        MemberRequest(actor=actor(principal), **body.model_dump()),
+        action,
+        rid,
+        body.model_dump(mode="json"),
+    )
+    return st
+
+
 @router.post("/incidents/{incident_id}/members", response_model=IncidentState)
 async def add_member(
     incident_id: int,
@@ -288,19 +314,9 @@ async def add_member(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> IncidentState:
-    require_person(session, "user", body.user, any_of=(body.role,))
-    st: IncidentState = await _update(
-        session,
-        client,
-        principal,
-        incident_id,
-        EmergencyWorkflow.add_member,
-        MemberRequest(actor=actor(principal), **body.model_dump()),
-        "incident.add_member",
-        rid,
-        body.model_dump(mode="json"),
+    return await _team_change(
+        EmergencyWorkflow.add_member, "incident.add_member", incident_id, body, principal, session, client, rid
     )
-    return st
 
 
 @router.post("/incidents/{incident_id}/hand-over", response_model=IncidentState, summary="Hand over command")
@@ -312,19 +328,9 @@ async def hand_over(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> IncidentState:
-    require_person(session, "user", body.user, any_of=(body.role,))
-    st: IncidentState = await _update(
-        session,
-        client,
-        principal,
-        incident_id,
-        EmergencyWorkflow.hand_over,
-        MemberRequest(actor=actor(principal), **body.model_dump()),
-        "incident.hand_over",
-        rid,
-        body.model_dump(mode="json"),
+    return await _team_change(
+        EmergencyWorkflow.hand_over, "incident.hand_over", incident_id, body, principal, session, client, rid
     )
-    return st
 
 
 class AssessIn(BaseModel):
