@@ -42,10 +42,9 @@ log = structlog.get_logger("socialops.emergency")
 
 
 class EmergencyActivities:
-    def __init__(self, db: Database, connectors: ConnectorRegistry, sandbox: PlatformConnector | None) -> None:
+    def __init__(self, db: Database, connectors: ConnectorRegistry) -> None:
         self.db = db
         self.connectors = connectors
-        self.sandbox = sandbox
 
     @activity.defn
     def project_incident(self, inp: IncidentProjection) -> None:
@@ -151,9 +150,7 @@ class EmergencyActivities:
                 .order_by(col(PlatformAccount.id))
             ).first()
         if drill:  # drills publish only to the sandbox platform
-            if self.sandbox is None:
-                raise PlatformError("the sandbox platform is not installed on this worker", retryable=False)
-            return self.sandbox, account.handle if account else f"drill-{platform.value}"
+            return self.connectors.by_kind("sandbox"), account.handle if account else f"drill-{platform.value}"
         if account is None:
             raise PlatformError(f"no active {platform.value} account is configured", retryable=False)
         return self.connectors.for_account(platform, account.handle), account.handle

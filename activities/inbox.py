@@ -12,7 +12,8 @@ from temporalio import activity
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from connectors.base import PlatformError, PlatformTimeout
+from connectors.base import PlatformConnector, PlatformError, PlatformTimeout
+from connectors.registry import ConnectorRegistry
 from db.engine import Database
 from db.models import FaqRow, FeedbackRecord, InboxPolicyRow, Interaction, Shift
 from domain.content import Platform
@@ -135,20 +136,23 @@ async def start_interactions(client: Any, task_queue: str, inputs: list[Interact
 
 
 class InboxActivities:
-    def __init__(self, db: Database, sandbox: Any | None) -> None:
+    def __init__(self, db: Database, connectors: ConnectorRegistry) -> None:
         self.db = db
-        self.sandbox = sandbox
+        self.connectors = connectors
 
-    def _connector(self) -> Any:
-        if self.sandbox is None:
-            raise ApplicationError("no connector with an engagement API is installed", non_retryable=True)
-        return self.sandbox
+    def _connector(self, platform: Platform, account: str) -> PlatformConnector:
+        try:
+            return self.connectors.for_account(platform, account)
+        except PlatformError as exc:
+            raise ApplicationError(str(exc), type="PlatformError", non_retryable=True) from exc
 
     @activity.defn
     async def poll_account(self, platform: Platform, account: str, since: datetime, until: datetime) -> int:
         import asyncio
 
-        items = await asyncio.to_thread(self._connector().fetch_interactions, platform, account, since, until)
+        connector = self._connector(platform, account)
+        found = await asyncio.to_thread(connector.fetch_interactions, platform, account, since, until)
+        items = [i.model_dump(mode="json") for i in found]
         inputs = await asyncio.to_thread(store_items, self.db, platform, account, items)
         await start_interactions(activity.client(), activity.info().task_queue, inputs)
         return len(inputs)
@@ -174,7 +178,7 @@ class InboxActivities:
     @activity.defn
     def reply(self, inp: ReplyInput) -> str:
         """Posts once per key: a retry after a timeout finds the reply already on the platform."""
-        c = self._connector()
+        c = self._connector(inp.platform, inp.account)
         try:
             existing = c.find_by_key(inp.platform, inp.account, inp.key)
             ref = existing or c.reply(inp.platform, inp.account, inp.external_id, inp.text, inp.key)
@@ -192,7 +196,7 @@ class InboxActivities:
 
     @activity.defn
     def set_visibility(self, inp: VisibilityInput) -> None:
-        c = self._connector()
+        c = self._connector(inp.platform, inp.account)
         (c.hide if inp.hide else c.unhide)(inp.platform, inp.account, inp.external_id)
 
     @activity.defn

@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
+from connectors.registry import ConnectorRegistry
 from db.emergency import input_for, open_incident
 from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident, TopicStat
@@ -53,9 +54,9 @@ def parse_feed(content: bytes) -> list[RawItem]:
 
 
 class MonitoringActivities:
-    def __init__(self, db: Database, sandbox: Any | None) -> None:
+    def __init__(self, db: Database, connectors: ConnectorRegistry) -> None:
         self.db = db
-        self.sandbox = sandbox
+        self.connectors = connectors
 
     def _fetch(
         self, source: MonitorSource, spec_terms: list[str], since: datetime, until: datetime
@@ -65,10 +66,11 @@ class MonitoringActivities:
             r.raise_for_status()
             return parse_feed(r.content)
         if source.kind == "platform":
-            if self.sandbox is None:
-                raise RuntimeError("platform search needs a connector with search; only the sandbox has one")
-            platform = Platform(source.url.removeprefix("sandbox://") or "weibo")
-            return [RawItem.model_validate(x) for x in self.sandbox.search(platform, spec_terms, since, until)]
+            # ``<connector>://<platform>``, e.g. sandbox://weibo
+            kind, _, rest = source.url.partition("://")
+            platform = Platform(rest or "weibo")
+            hits = self.connectors.by_kind(kind).search(platform, spec_terms, since, until)
+            return [RawItem.model_validate(h.model_dump()) for h in hits]
         return []  # webhook and manual sources push; nothing to fetch
 
     @activity.defn

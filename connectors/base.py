@@ -40,6 +40,34 @@ class PostView(BaseModel):
     url: str
 
 
+class InboundItem(BaseModel):
+    """A comment, reply, DM or mention read from an account (the inbox's raw material)."""
+
+    external_id: str
+    kind: str = "comment"  # comment | reply | dm | mention
+    text: str
+    author: str = ""
+    author_id: str = ""
+    author_followers: int = 0
+    received_at: datetime | None = None
+    post_id: str = ""  # the post a comment belongs to, where the platform says
+    parent_id: str = ""  # the comment a reply answers
+
+
+class SearchHit(BaseModel):
+    """A public post found by platform search (monitoring's raw material)."""
+
+    external_id: str
+    text: str
+    title: str = ""
+    url: str = ""
+    author: str = ""
+    author_followers: int = 0
+    engagement: int = 0
+    reposts: int = 0
+    published_at: datetime | None = None
+
+
 class PlatformError(Exception):
     def __init__(self, message: str, *, retryable: bool = True, code: str = "") -> None:
         super().__init__(message)
@@ -73,3 +101,19 @@ class PlatformConnector(Protocol):
     def delete(self, platform: Platform, account: str, external_id: str, reason: str) -> None: ...
 
     def edit(self, platform: Platform, account: str, external_id: str, text: str) -> None: ...
+
+    # -- engagement (comments, DMs, mentions): NotSupported where the platform has no such API ----------
+    def fetch_interactions(
+        self, platform: Platform, account: str, since: datetime, until: datetime
+    ) -> list[InboundItem]: ...
+
+    def reply(self, platform: Platform, account: str, external_id: str, text: str, key: str) -> PostRef: ...
+
+    def hide(self, platform: Platform, account: str, external_id: str) -> None: ...
+
+    def unhide(self, platform: Platform, account: str, external_id: str) -> None: ...
+
+    # -- monitoring ----------------------------------------------------------------------------------
+    def search(
+        self, platform: Platform, terms: list[str], since: datetime, until: datetime
+    ) -> list[SearchHit]: ...

@@ -28,3 +28,10 @@ class ConnectorRegistry:
         if connector is None:
             raise PlatformError(f"connector {row.connector!r} is not installed on this worker", retryable=False)
         return connector
+
+    def by_kind(self, kind: str) -> PlatformConnector:
+        """A connector by its kind (``sandbox``, ``weibo`` …), for work not tied to one account: drills, search."""
+        connector = self.connectors.get(kind)
+        if connector is None:
+            raise PlatformError(f"connector {kind!r} is not installed on this worker", retryable=False)
+        return connector

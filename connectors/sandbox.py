@@ -30,7 +30,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
-from connectors.base import NotSupported, PlatformError, PlatformTimeout, PostRef, PostRequest, PostView
+from connectors.base import (
+    InboundItem,
+    NotSupported,
+    PlatformError,
+    PlatformTimeout,
+    PostRef,
+    PostRequest,
+    PostView,
+    SearchHit,
+)
 from db.engine import make_engine
 from domain.content import MetricsSnapshot, Platform
 
@@ -223,23 +232,23 @@ class SandboxPlatform:
     # -- engagement: comments, DMs, mentions -----------------------------------------------------------
     def fetch_interactions(
         self, platform: Platform, account: str, since: datetime, until: datetime
-    ) -> list[dict[str, object]]:
+    ) -> list[InboundItem]:
         """A deterministic stream of Chinese comments, DMs, replies and mentions: one every 15 minutes."""
         step = 15 * 60
-        out: list[dict[str, object]] = []
+        out: list[InboundItem] = []
         start = int(since.timestamp()) // step * step + step
         for ts in range(start, int(until.timestamp()) + 1, step):
             n = ts // step
             kind, text = _TRAFFIC[n % len(_TRAFFIC)]
             out.append(
-                {
-                    "external_id": f"{platform.value}-{account}-{n}",
-                    "kind": kind,
-                    "text": text,
-                    "author": f"粉丝{n % 613}",
-                    "author_followers": 50 + n % 3000,
-                    "received_at": datetime.fromtimestamp(ts, UTC).isoformat(),
-                }
+                InboundItem(
+                    external_id=f"{platform.value}-{account}-{n}",
+                    kind=kind,
+                    text=text,
+                    author=f"粉丝{n % 613}",
+                    author_followers=50 + n % 3000,
+                    received_at=datetime.fromtimestamp(ts, UTC),
+                )
             )
         return out
 
@@ -292,41 +301,39 @@ class SandboxPlatform:
             )
 
     # -- monitoring: platform search ----------------------------------------------------------------
-    def search(
-        self, platform: Platform, terms: list[str], since: datetime, until: datetime
-    ) -> list[dict[str, object]]:
+    def search(self, platform: Platform, terms: list[str], since: datetime, until: datetime) -> list[SearchHit]:
         """A deterministic stream of posts mentioning ``terms[0]``: one every 20 minutes, plus a scripted
         negative event (safety terms, big accounts, fast reposts) while a ``negative_event`` fault is armed."""
         if not terms:
             return []
         brand = terms[0]
-        out: list[dict[str, object]] = []
+        out: list[SearchHit] = []
         step = 20 * 60
         start = int(since.timestamp()) // step * step + step
         for ts in range(start, int(until.timestamp()) + 1, step):
             n = ts // step
             out.append(
-                {
-                    "external_id": f"{platform.value}-{n}",
-                    "text": _CHATTER[n % len(_CHATTER)].format(b=brand),
-                    "author": f"用户{n % 997}",
-                    "author_followers": 100 + n % 5000,
-                    "engagement": n % 40,
-                    "published_at": datetime.fromtimestamp(ts, UTC).isoformat(),
-                }
+                SearchHit(
+                    external_id=f"{platform.value}-{n}",
+                    text=_CHATTER[n % len(_CHATTER)].format(b=brand),
+                    author=f"用户{n % 997}",
+                    author_followers=100 + n % 5000,
+                    engagement=n % 40,
+                    published_at=datetime.fromtimestamp(ts, UTC),
+                )
             )
         while self._take_fault(platform, "search") == "negative_event":
             n = len(out)
             out.append(
-                {
-                    "external_id": f"{platform.value}-event-{uuid.uuid4().hex[:8]}",
-                    "text": _NEGATIVE_EVENT[n % len(_NEGATIVE_EVENT)].format(b=brand),
-                    "author": "大V曝光",
-                    "author_followers": 2_000_000,
-                    "engagement": 5000,
-                    "reposts": 1200,
-                    "published_at": until.isoformat(),
-                }
+                SearchHit(
+                    external_id=f"{platform.value}-event-{uuid.uuid4().hex[:8]}",
+                    text=_NEGATIVE_EVENT[n % len(_NEGATIVE_EVENT)].format(b=brand),
+                    author="大V曝光",
+                    author_followers=2_000_000,
+                    engagement=5000,
+                    reposts=1200,
+                    published_at=until,
+                )
             )
         return out
 

@@ -49,10 +49,10 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     system = SystemActivities(deps.db)
     registry = ConnectorRegistry(deps.db, deps.connectors)
     content = ContentActivities(deps.db, registry)
-    emergency = EmergencyActivities(deps.db, registry, deps.connectors.get("sandbox"))
+    emergency = EmergencyActivities(deps.db, registry)
     notify = NotificationActivities(deps.db, deps.notifiers)
-    monitoring = MonitoringActivities(deps.db, deps.connectors.get("sandbox"))
-    inbox = InboxActivities(deps.db, deps.connectors.get("sandbox"))
+    monitoring = MonitoringActivities(deps.db, registry)
+    inbox = InboxActivities(deps.db, registry)
     return [
         system.check_database,
         content.sync_projection,

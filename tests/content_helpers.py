@@ -51,8 +51,11 @@ class People:
 
 
 def seed_accounts(db: Database) -> None:
+    """The brand's sandbox accounts (idempotent)."""
     with db.session() as s:
         for platform, handle in ACCOUNTS:
+            if s.exec(select(PlatformAccount).where(PlatformAccount.handle == handle)).first():
+                continue
             s.add(
                 PlatformAccount(platform=platform.value, handle=handle, display_name=handle, connector="sandbox")
             )

@@ -23,7 +23,7 @@ from domain.inbox import AuthorContext, InboxPolicy, Intent, classify
 from domain.inbox_io import FeedbackOutcome, FeedbackRequest, NoteRequest, ReplyRequest
 from domain.roles import Role
 from domain.sentiment import default_model
-from tests.content_helpers import content_worker, notifications
+from tests.content_helpers import content_worker, notifications, seed_accounts
 from workflows.interaction import InteractionWorkflow
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -93,6 +93,7 @@ async def start(
 ) -> WorkflowHandle[Any, Any]:
     from activities.inbox import start_interactions
 
+    seed_accounts(db)
     inputs = store_items(
         db, Platform.weibo, "brand_weibo", [{"external_id": f"c-{n}", "text": text, "author": f"用户{n}", **extra}]
     )

@@ -23,6 +23,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.monitoring import MonitoringActivities
 from api.app import create_app
+from connectors.registry import ConnectorRegistry
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident
@@ -390,7 +391,7 @@ def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database:
         spec,
         [MonitorSource(key="news", kind="rss", url=f"{feed_server}/news_feed.xml", authority="news")],
     )
-    acts = MonitoringActivities(sqlite_database, None)
+    acts = MonitoringActivities(sqlite_database, ConnectorRegistry(sqlite_database, {}))
     now = datetime.now(UTC)
     res = ActivityEnvironment().run(
         acts.sweep, SweepInput(spec=spec, window_start=now - timedelta(hours=1), now=now)
@@ -440,7 +441,7 @@ async def test_simultaneous_high_risk_hits_open_exactly_one_incident(
     async with content_worker(time_skipping.client, database, sandbox) as worker:
         env = ActivityEnvironment(client=time_skipping.client)
         env.info = dataclasses.replace(env.info, task_queue=worker.task_queue)
-        acts = MonitoringActivities(database, sandbox)
+        acts = MonitoringActivities(database, ConnectorRegistry(database, {"sandbox": sandbox}))
         results = await asyncio.gather(
             *(
                 env.run(acts.escalate, EscalateInput(topic_key="hengxing", topic_name="恒星", item_ids=[i]))
