@@ -20,7 +20,9 @@ from db.models import (
     CrisisHold,
     utcnow,
 )
-from domain.activity_io import (
+from domain.compliance import ComplianceScanner, Term, TermCategory
+from domain.content import Finding, MetricsSnapshot, PublicationRecord, Severity, VersionContent
+from domain.content_io import (
     ConfirmInput,
     HoldStatus,
     MetricsInput,
@@ -29,8 +31,6 @@ from domain.activity_io import (
     RetractInput,
     SaveVersionInput,
 )
-from domain.compliance import ComplianceScanner, Term, TermCategory
-from domain.content import Finding, MetricsSnapshot, PublicationRecord, Severity, VersionContent
 
 log = structlog.get_logger("socialops.content")
 
@@ -240,7 +240,7 @@ class ContentActivities:
 
 
 def _record(row: ContentPublication) -> PublicationRecord:
-    from domain.content import Platform
+    from domain.kernel import Platform
 
     return PublicationRecord(
         platform=Platform(row.platform),

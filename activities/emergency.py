@@ -26,8 +26,8 @@ from db.models import (
     UserRole,
     utcnow,
 )
-from domain.activity_io import (
-    ChannelResult,
+from domain.emergency import ChannelResult, DrillScenario, IncidentInput, IncidentPlan, Mode
+from domain.emergency_io import (
     EventInput,
     HoldInput,
     IncidentProjection,
@@ -35,8 +35,7 @@ from domain.activity_io import (
     RosterInput,
     StatementPublishInput,
 )
-from domain.content import Platform
-from domain.emergency import DrillScenario, IncidentInput, IncidentPlan, Mode
+from domain.kernel import Platform
 
 log = structlog.get_logger("socialops.emergency")
 

@@ -16,7 +16,6 @@ from connectors.base import PlatformConnector, PlatformError, PlatformTimeout
 from connectors.registry import ConnectorRegistry
 from db.engine import Database
 from db.models import FaqRow, FeedbackRecord, InboxPolicyRow, Interaction, Shift
-from domain.content import Platform
 from domain.inbox import AuthorContext, FaqEntry, InboxPolicy, Kind, classify, faq_match
 from domain.inbox_io import (
     AssignInput,
@@ -30,6 +29,7 @@ from domain.inbox_io import (
     SaveFaq,
     VisibilityInput,
 )
+from domain.kernel import Platform
 from domain.sentiment import default_model
 
 log = structlog.get_logger("socialops.inbox")

@@ -20,8 +20,8 @@ from db.emergency import input_for, open_incident
 from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident, TopicStat
 from db.monitoring import ingest
-from domain.content import Platform
 from domain.emergency import Evidence, EvidenceBatch
+from domain.kernel import Platform
 from domain.monitoring import EwmaState, RawItem, SpikeDetector
 from domain.monitoring_io import EscalateInput, EscalateResult, SweepInput, SweepResult
 

@@ -8,7 +8,7 @@ from temporalio.exceptions import ApplicationError
 from connectors.notifiers import LogNotifier, Message, Notifier, NotifierError
 from db.engine import Database
 from db.models import Notification, utcnow
-from domain.activity_io import NotifyInput
+from domain.notify_io import NotifyInput
 
 log = structlog.get_logger("socialops.notify")
 

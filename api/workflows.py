@@ -12,10 +12,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError
 from db import audit
 from db.accounts import Principal
-from domain.content import Actor
-from domain.errors import CONFLICT, FORBIDDEN
+from domain.errors import ErrorKind
+from domain.kernel import Actor
 
-_STATUS = {CONFLICT: (409, "conflict"), FORBIDDEN: (403, "forbidden")}
+_STATUS = {
+    ErrorKind.conflict.value: (409, "conflict"),
+    ErrorKind.forbidden.value: (403, "forbidden"),
+    ErrorKind.missing.value: (404, "not_found"),
+    ErrorKind.invalid.value: (422, "validation_error"),
+}
 
 
 def actor(p: Principal) -> Actor:
@@ -45,11 +50,12 @@ async def update_and_audit(
 
 def map_update_error(exc: WorkflowUpdateFailedError) -> ApiError:
     cause = exc.cause
-    if isinstance(cause, ApplicationError):
-        field = str(cause.details[0]) if cause.details else None
-        status, code = _STATUS.get(cause.type or "", (422, "validation_error"))
+    if isinstance(cause, ApplicationError) and cause.type in _STATUS:
+        details = dict(cause.details[0]) if cause.details and isinstance(cause.details[0], dict) else {}
+        field = str(details.pop("field", "")) or None
+        status, code = _STATUS[cause.type or ""]
         message = cause.message
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = details  # forbidden: required_roles, your_roles
         if status == 422 and field:
             extra["fields"] = [{"field": field, "reason": message.removeprefix(f"{field}: ")}]
         return ApiError(status, code, message, field=field, **extra)

@@ -72,8 +72,8 @@ async def _open(n: int, tmp: Path, out: dict[str, float]) -> None:
     from db import migrate
     from db.engine import Database
     from db.models import InboxPolicyRow, Interaction
-    from domain.content import Platform, WorkCalendarConfig
     from domain.inbox import InboxPolicy
+    from domain.kernel import Platform, WorkCalendarConfig
     from worker import build_worker
 
     async with dev_server(tmp) as address:

@@ -12,7 +12,8 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from domain.content import MediaRef, MetricsSnapshot, Platform
+from domain.content import MediaRef, MetricsSnapshot
+from domain.kernel import Platform
 
 
 class PostRequest(BaseModel):

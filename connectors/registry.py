@@ -7,7 +7,7 @@ from sqlmodel import select
 from connectors.base import PlatformConnector, PlatformError
 from db.engine import Database
 from db.models import PlatformAccount
-from domain.content import Platform
+from domain.kernel import Platform
 
 
 class ConnectorRegistry:

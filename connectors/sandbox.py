@@ -41,7 +41,8 @@ from connectors.base import (
     SearchHit,
 )
 from db.engine import make_engine
-from domain.content import MetricsSnapshot, Platform
+from domain.content import MetricsSnapshot
+from domain.kernel import Platform
 
 metadata = MetaData()
 posts = Table(

@@ -17,9 +17,7 @@ from connectors.notifiers import Notifier
 from connectors.registry import ConnectorRegistry
 from db.engine import Database
 from workflows.content import ContentWorkflow
-from workflows.drill import DrillWorkflow
-from workflows.emergency import EmergencyWorkflow
-from workflows.incident_task import IncidentTaskWorkflow
+from workflows.emergency import DrillWorkflow, EmergencyWorkflow, IncidentTaskWorkflow
 from workflows.interaction import AccountPollWorkflow, InteractionWorkflow
 from workflows.monitoring import MonitoringWorkflow
 from workflows.system import SystemCheckWorkflow

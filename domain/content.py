@@ -6,19 +6,11 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
+from domain.kernel import Actor, Platform, WorkCalendarConfig
 from domain.roles import Role
-
-
-class Platform(StrEnum):
-    weibo = "weibo"
-    wechat_oa = "wechat_oa"
-    douyin = "douyin"
-    kuaishou = "kuaishou"
-    website = "website"
 
 
 class Goal(StrEnum):
@@ -192,17 +184,6 @@ class ReviewSla(BaseModel):
     business_hours: bool = Field(default=True, description="Count only working hours (calendar below)")
 
 
-class WorkCalendarConfig(BaseModel):
-    """Working time used for review SLAs. Holidays / make-up workdays are ISO dates."""
-
-    timezone: str = "Asia/Shanghai"
-    start_hour: int = Field(default=9, ge=0, le=23)
-    end_hour: int = Field(default=18, ge=1, le=24)
-    workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Monday = 0
-    holidays: list[str] = Field(default_factory=list)
-    makeup_workdays: list[str] = Field(default_factory=list)
-
-
 DEFAULT_CHECKPOINTS = [timedelta(hours=1), timedelta(hours=24), timedelta(hours=72), timedelta(days=7)]
 
 
@@ -217,6 +198,19 @@ class ContentWorkflowInput(BaseModel):
     sla: ReviewSla = Field(default_factory=ReviewSla)
     calendar: WorkCalendarConfig = Field(default_factory=WorkCalendarConfig)
     checkpoints: list[timedelta] = Field(default_factory=lambda: list(DEFAULT_CHECKPOINTS))
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _distinct_checkpoints(cls, v: list[timedelta]) -> list[timedelta]:
+        """Positive, at least a second apart and in order: each has its own label and its own reading."""
+        if any(d.total_seconds() < 1 for d in v):
+            raise ValueError("checkpoints must be positive")
+        ordered = sorted(set(v))
+        labels = [checkpoint_label(d) for d in ordered]
+        if len(set(labels)) != len(labels):
+            raise ValueError("checkpoints must be whole seconds apart")
+        return ordered
+
     hold_poll: timedelta = timedelta(minutes=5)
     publish_window: timedelta = Field(
         default=timedelta(minutes=10), description="How late after publish_at an approved item may still go out"
@@ -224,12 +218,6 @@ class ContentWorkflowInput(BaseModel):
 
 
 # --- updates -------------------------------------------------------------------------------------
-
-
-class Actor(BaseModel):
-    user_id: int
-    name: str
-    roles: list[Role]
 
 
 class ReviseRequest(BaseModel):
@@ -369,6 +357,24 @@ def effect_summary(totals: MetricsSnapshot, kpi: KpiTargets) -> EffectSummary:
     )
 
 
+class ComplianceOverride(BaseModel):
+    by: str
+    reason: str
+    at: datetime
+
+
+def checkpoint_label(d: timedelta) -> str:
+    """An exact, unique label for a metric checkpoint: T+90m, T+1h, T+36h, T+7d (never rounded)."""
+    seconds = int(d.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 7 * 86400:
+        return f"T+{seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"T+{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"T+{seconds // 60}m"
+    return f"T+{seconds}s"
+
+
 class ContentState(BaseModel):
     content_id: int
     stage: Stage
@@ -378,7 +384,7 @@ class ContentState(BaseModel):
     expedited: bool = False
     review_stages: list[Stage] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
-    compliance_override: dict[str, Any] | None = None
+    compliance_override: ComplianceOverride | None = None
     revision_notes: str = ""
     decisions: list[DecisionRecord] = Field(default_factory=list)
     versions: list[VersionRecord] = Field(default_factory=list)

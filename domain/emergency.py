@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domain.content import Actor, Platform
+from domain.kernel import Actor, Platform
 from domain.risk import Impact, Likelihood, RiskLevel
 from domain.roles import Role
 
@@ -44,7 +44,17 @@ class StatementKind(StrEnum):
 class StatementStatus(StrEnum):
     draft = "draft"
     approved = "approved"
+    publishing = "publishing"  # reserved by the first publish call; a second one is refused
     published = "published"
+
+
+class TaskStatus(StrEnum):
+    open = "open"
+    done = "done"
+    waived = "waived"
+
+
+CLOSED_STAGES = frozenset({IncidentStage.closed, IncidentStage.false_alarm})
 
 
 CUSTOMER_SERVICE = "customer_service"  # a channel: scripts sent to customer service, not a post
@@ -318,6 +328,14 @@ class PostmortemRequest(BaseModel):
     plan_revision: IncidentPlan | None = None
 
 
+class ChannelResult(BaseModel):
+    channel: str
+    ok: bool
+    external_id: str = ""
+    url: str = ""
+    error: str = ""
+
+
 class Statement(BaseModel):
     id: int
     kind: StatementKind
@@ -331,7 +349,7 @@ class Statement(BaseModel):
     approved_by: str = ""
     approved_at: datetime | None = None
     published_at: datetime | None = None
-    results: list[dict[str, Any]] = Field(default_factory=list)
+    results: list[ChannelResult] = Field(default_factory=list)
 
 
 class Member(BaseModel):
@@ -351,7 +369,7 @@ class TaskRecord(BaseModel):
     owner: str
     due_at: datetime
     required: bool
-    status: str = "open"  # open | done | waived
+    status: TaskStatus = TaskStatus.open
     note: str = ""
 
 
@@ -375,6 +393,26 @@ class Figures(BaseModel):
         return round(self.updates_on_time / self.updates_due, 3) if self.updates_due else None
 
 
+class Assessment(BaseModel):
+    nature: str
+    trend: str = ""
+    likely_impact: str = ""
+    by: str
+    at: datetime
+
+
+class Postmortem(BaseModel):
+    causes: str
+    went_well: str = ""
+    went_badly: str = ""
+    lessons: str = ""
+    action_items: list[TaskRecord] = Field(default_factory=list)
+    figures: dict[str, Any] = Field(default_factory=dict)
+    by: str
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    plan_version_created: int | None = None
+
+
 class IncidentState(BaseModel):
     incident_id: int
     title: str
@@ -386,7 +424,7 @@ class IncidentState(BaseModel):
     scope: str = ""
     impact: Impact | None = None
     likelihood: Likelihood | None = None
-    assessment: dict[str, str] = Field(default_factory=dict)
+    assessment: Assessment | None = None
     commander: str = ""
     members: list[Member] = Field(default_factory=list)
     statements: list[Statement] = Field(default_factory=list)
@@ -398,7 +436,7 @@ class IncidentState(BaseModel):
     started_at: datetime
     resolved_at: datetime | None = None
     resolution: str = ""
-    postmortem: dict[str, Any] | None = None
+    postmortem: Postmortem | None = None
     evidence: list[Evidence] = Field(default_factory=list)
 
 
@@ -419,7 +457,7 @@ class TaskUpdate(BaseModel):
 
 
 class TaskResult(BaseModel):
-    status: str
+    status: TaskStatus
     note: str = ""
     by: str = ""
     at: datetime | None = None

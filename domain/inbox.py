@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from domain.content import WorkCalendarConfig
+from domain.kernel import WorkCalendarConfig
 from domain.sentiment import Sentiment, SentimentModel
 from domain.textmatch import Automaton
 

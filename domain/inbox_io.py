@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from domain.content import Actor, Platform
 from domain.inbox import Classification, InboxPolicy, Kind
+from domain.kernel import Actor, Platform
 
 
 class InteractionInput(BaseModel):

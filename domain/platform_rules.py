@@ -14,11 +14,11 @@ from domain.content import (
     AdaptedVariant,
     ContentFormat,
     Finding,
-    Platform,
     Severity,
     Target,
     VersionContent,
 )
+from domain.kernel import Platform
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from domain.content import WorkCalendarConfig
+from domain.kernel import WorkCalendarConfig
 
 
 class WorkCalendar:

@@ -20,18 +20,17 @@ from db.accounts import create_user
 from db.engine import Database
 from db.models import ContentItem, Notification, PlatformAccount
 from domain.content import (
-    Actor,
     ContentFormat,
     ContentPlan,
     ContentWorkflowInput,
     Goal,
     KpiTargets,
     MediaRef,
-    Platform,
     ReviewSla,
     Target,
     VersionContent,
 )
+from domain.kernel import Actor, Platform
 from domain.roles import Role
 from worker import build_worker
 from workflows.content import ContentWorkflow

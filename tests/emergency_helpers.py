@@ -15,8 +15,8 @@ from db.accounts import create_user
 from db.emergency import open_incident
 from db.engine import Database
 from db.models import IncidentEvent
-from domain.content import Actor
 from domain.emergency import Evidence, IncidentStage
+from domain.kernel import Actor
 from domain.roles import Role
 from workflows.emergency import EmergencyWorkflow
 

@@ -13,15 +13,14 @@ from domain.content import (
     KpiTargets,
     MediaRef,
     MetricsSnapshot,
-    Platform,
     PlatformVariant,
     Target,
     VersionContent,
-    WorkCalendarConfig,
     content_hash,
     effect_summary,
 )
 from domain.ical import CalendarEvent, render
+from domain.kernel import Platform, WorkCalendarConfig
 from domain.platform_rules import RULES, adapt, rules_table, text_length
 from domain.selfcheck import bracket_problems, self_check
 from domain.textmatch import Automaton

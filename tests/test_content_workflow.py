@@ -17,10 +17,8 @@ from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import ContentItem, ContentMetric, ContentPublication, ContentVersion, CrisisHold
 from domain.content import (
-    Actor,
     Decision,
     OverrideRequest,
-    Platform,
     ReasonRequest,
     RescheduleRequest,
     ReviewRequest,
@@ -28,6 +26,7 @@ from domain.content import (
     Stage,
     SubmitRequest,
 )
+from domain.kernel import Actor, Platform
 from tests.content_helpers import (
     People,
     content_worker,
@@ -253,7 +252,7 @@ async def test_compliance_block_and_override(
         )
         await wait_stage(h, Stage.review_compliance)
         st = await h.query(ContentWorkflow.current)
-        assert st.compliance_override and st.compliance_override["by"] == "rc"
+        assert st.compliance_override and st.compliance_override.by == "rc"
 
 
 async def test_self_check_blocks_submission(

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import CrisisHold, Incident, IncidentPlanRow
-from domain.content import Platform, Stage, SubmitRequest
+from domain.content import Stage, SubmitRequest
 from domain.emergency import (
     AckRequest,
     ActionItem,
@@ -33,6 +33,7 @@ from domain.emergency import (
     Truth,
     text_hash,
 )
+from domain.kernel import Platform
 from domain.risk import Impact, Likelihood, RiskLevel
 from tests.content_helpers import (
     content_worker,
@@ -45,8 +46,7 @@ from tests.content_helpers import (
 )
 from tests.emergency_helpers import Team, events, seed_team, start_incident, wait_for, wait_stage
 from workflows.content import ContentWorkflow
-from workflows.emergency import EmergencyWorkflow
-from workflows.incident_task import IncidentTaskWorkflow
+from workflows.emergency import EmergencyWorkflow, IncidentTaskWorkflow
 
 pytestmark = pytest.mark.asyncio
 
@@ -142,9 +142,9 @@ async def test_high_incident_from_report_to_postmortem(
         published = await h.execute_update(
             EmergencyWorkflow.publish_statement, StatementRef(actor=team.ops, statement_id=1)
         )
-        assert {r["channel"] for r in published.results if r["ok"]} == {"weibo", "wechat_oa", "customer_service"}
-        website = next(r for r in published.results if r["channel"] == "website")  # no website account configured
-        assert not website["ok"] and "no active website account" in website["error"]
+        assert {r.channel for r in published.results if r.ok} == {"weibo", "wechat_oa", "customer_service"}
+        website = next(r for r in published.results if r.channel == "website")  # no website account configured
+        assert not website.ok and "no active website account" in website.error
         assert any(
             "声明发布失败：website" in n.subject and n.recipient_user == "lead" for n in notifications(db, "alert")
         )
@@ -194,7 +194,7 @@ async def test_high_incident_from_report_to_postmortem(
         del high_plan
 
     assert result.stage is IncidentStage.closed
-    assert result.postmortem["plan_version_created"] == 2
+    assert result.postmortem is not None and result.postmortem.plan_version_created == 2
     f = result.figures
     assert (
         f.time_to_confirm_s is not None
@@ -458,7 +458,7 @@ async def test_crisis_hold_stops_scheduled_content_and_release_returns_it(
 def seed_team_for(db: Database) -> Team:
     """The emergency team beside the content people (different names)."""
     from db.accounts import create_user
-    from domain.content import Actor
+    from domain.kernel import Actor
     from domain.roles import Role
 
     spec = {"rc2": [Role.risk_compliance], "lead2": [Role.leadership]}

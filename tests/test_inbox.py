@@ -18,9 +18,9 @@ from activities.inbox import store_items
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import FaqRow, FeedbackRecord, Shift
-from domain.content import Actor, Platform, WorkCalendarConfig
 from domain.inbox import AuthorContext, InboxPolicy, Intent, classify
 from domain.inbox_io import FeedbackOutcome, FeedbackRequest, NoteRequest, ReplyRequest
+from domain.kernel import Actor, Platform, WorkCalendarConfig
 from domain.roles import Role
 from domain.sentiment import default_model
 from tests.content_helpers import content_worker, notifications, seed_accounts

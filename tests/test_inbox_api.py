@@ -16,7 +16,7 @@ from api.app import create_app
 from connectors.sandbox import SandboxPlatform
 from db.accounts import create_user
 from db.engine import Database
-from domain.content import Platform
+from domain.kernel import Platform
 from domain.roles import Role
 from tests.conftest import test_settings
 from tests.content_helpers import content_worker, seed_accounts

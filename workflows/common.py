@@ -9,7 +9,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.notify import NotificationActivities
-    from domain.activity_io import NotifyInput
+    from domain.notify_io import NotifyInput
 
 # Database writes, look-ups, notifications: quick retries, then the workflow task reports the failure.
 RETRY = RetryPolicy(

@@ -16,12 +16,12 @@ from functools import partial
 from temporalio import workflow
 
 from workflows.common import REPLY_RETRY, RETRY, notify
+from workflows.timers import at, wait_until
 
 with workflow.unsafe.imports_passed_through():
     from activities.inbox import InboxActivities
     from core.temporal import SA_OWNER, SA_PLATFORMS, SA_PROCESS, SA_STAGE
-    from domain.content import Actor
-    from domain.errors import reject
+    from domain.errors import conflict, forbidden, invalid
     from domain.inbox import DEFAULT_TEMPLATES, Intent, Priority
     from domain.inbox_io import (
         AssignInput,
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SnoozeRequest,
         VisibilityInput,
     )
+    from domain.kernel import Actor
     from domain.roles import Role
     from domain.workcalendar import WorkCalendar
 
@@ -103,7 +104,7 @@ class InteractionWorkflow:
     def _check_reply(self, req: ReplyRequest) -> None:
         self._require_agent(req.actor)
         if req.request_key not in self.replies and self.state.status not in OPEN:
-            raise reject("stage", f"the item is {self.state.status}")
+            raise conflict("stage", f"the item is {self.state.status}")
 
     @workflow.update
     async def assign(self, req: AssignRequest) -> InteractionState:
@@ -130,7 +131,7 @@ class InteractionWorkflow:
         self._require_agent(req.actor)
         self._require_open()
         if req.until <= workflow.now():
-            raise reject("until", "must be in the future")
+            raise invalid("until", "must be in the future")
 
     @workflow.update
     async def resolve(self, req: NoteRequest) -> InteractionState:
@@ -202,9 +203,9 @@ class InteractionWorkflow:
     def _check_feedback(self, req: FeedbackRequest) -> None:
         self._require_agent(req.actor)
         if self.state.feedback_id is not None:
-            raise reject("stage", "feedback is already open for this item")
+            raise conflict("stage", "feedback is already open for this item")
         if self.state.status in ("closed", "hidden"):
-            raise reject("stage", f"the item is {self.state.status}")
+            raise conflict("stage", f"the item is {self.state.status}")
 
     @workflow.update
     async def resolve_feedback(self, req: FeedbackOutcome) -> InteractionState:
@@ -215,15 +216,15 @@ class InteractionWorkflow:
     @resolve_feedback.validator
     def _check_feedback_outcome(self, req: FeedbackOutcome) -> None:
         if self.state.feedback_id is None or self.feedback_outcome is not None:
-            raise reject("stage", "no open feedback on this item")
+            raise conflict("stage", "no open feedback on this item")
 
     def _require_agent(self, actor: Actor) -> None:
         if not set(actor.roles) & AGENTS:
-            raise reject("role", "interaction_agent or ops_head handles the inbox")
+            raise forbidden("role", "interaction_agent or ops_head handles the inbox", actor, AGENTS)
 
     def _require_open(self) -> None:
         if self.state.status not in OPEN:
-            raise reject("stage", f"the item is {self.state.status}")
+            raise conflict("stage", f"the item is {self.state.status}")
 
     # --- the process -------------------------------------------------------------------------------------
 
@@ -315,21 +316,8 @@ class InteractionWorkflow:
             (self.state.sla_due, "breach"),
             (cal.add(received, sla * 1.5), "ops_head"),
         ]
-        for at, step in steps:
-            while not (self.replied or self.resolved):
-                snooze = self.state.snoozed_until
-                wake = max(at, snooze) if snooze and step == "reminder" else at
-                if workflow.now() >= wake:
-                    break
-                try:
-                    await workflow.wait_condition(
-                        partial(self._sla_woken, snooze),
-                        timeout=wake - workflow.now(),
-                        timeout_summary=f"sla-{step}",
-                    )
-                except TimeoutError:
-                    break
-            if self.replied or self.resolved:
+        for when, step in steps:
+            if await wait_until(self._answered, partial(self._sla_deadline, when, step), summary=f"sla-{step}"):
                 break
             await self._sla_step(step)
         await workflow.wait_condition(lambda: self.replied or self.resolved)
@@ -338,8 +326,13 @@ class InteractionWorkflow:
         if self.state.feedback_id is not None:
             await self._feedback_loop()
 
-    def _sla_woken(self, snooze: datetime | None) -> bool:
-        return self.replied or self.resolved or self.state.snoozed_until != snooze
+    def _answered(self) -> bool:
+        return self.replied or self.resolved
+
+    def _sla_deadline(self, when: datetime, step: str) -> datetime:
+        """A snooze postpones the reminder, never the breach."""
+        snooze = self.state.snoozed_until
+        return max(when, snooze) if snooze and step == "reminder" else when
 
     async def _sla_step(self, step: str) -> None:
         who = self.state.assignee
@@ -369,22 +362,20 @@ class InteractionWorkflow:
     async def _feedback_loop(self) -> None:
         self.state.status = "feedback_open"
         await self._project()
-        while self.feedback_outcome is None:
-            try:
-                await workflow.wait_condition(
-                    lambda: self.feedback_outcome is not None,
-                    timeout=timedelta(days=1),
-                    timeout_summary="feedback-reminder",
-                )
-            except TimeoutError:
-                await self._notify(
-                    "reminder",
-                    "用户反馈待处理",
-                    self.inp.text,
-                    role=Role.ops_head.value,
-                    key=f"feedback-remind-{workflow.now().date().isoformat()}",
-                )
+        while not await wait_until(
+            lambda: self.feedback_outcome is not None,
+            at(workflow.now() + timedelta(days=1)),
+            summary="feedback-reminder",
+        ):
+            await self._notify(
+                "reminder",
+                "用户反馈待处理",
+                self.inp.text,
+                role=Role.ops_head.value,
+                key=f"feedback-remind-{workflow.now().date().isoformat()}",
+            )
         outcome = self.feedback_outcome
+        assert outcome is not None
         text = DEFAULT_TEMPLATES.feedback_closed.format(outcome=outcome.outcome)
         await self._post(text, "feedback-closed")
         await workflow.execute_activity_method(
@@ -502,7 +493,7 @@ class AccountPollWorkflow:
 
     @workflow.run
     async def run(self, platform: str, account: str, every_s: int, since: datetime | None = None) -> None:
-        from domain.content import Platform
+        from domain.kernel import Platform
 
         last = since or workflow.now() - timedelta(seconds=every_s)
         for _ in range(200):

@@ -18,7 +18,7 @@ from workflows.common import RETRY, notify
 with workflow.unsafe.imports_passed_through():
     from activities.monitoring import MonitoringActivities
     from core.temporal import SA_PROCESS, SA_RISK_LEVEL, SA_STAGE
-    from domain.errors import reject
+    from domain.errors import invalid
     from domain.monitoring import TopicSpec
     from domain.monitoring_io import EscalateInput, HighRisk, MonitorInput, MonitorState, SweepInput
     from domain.roles import Role
@@ -49,7 +49,7 @@ class MonitoringWorkflow:
     @update_topic.validator
     def _check_topic(self, spec: TopicSpec) -> None:
         if spec.key != self.state.spec.key:
-            raise reject("key", f"this workflow watches {self.state.spec.key!r}; the key cannot change")
+            raise invalid("key", f"this workflow watches {self.state.spec.key!r}; the key cannot change")
 
     @workflow.update
     def stop(self) -> MonitorState:

@@ -32,7 +32,6 @@ from domain.content import (
     KpiTargets,
     MediaRef,
     OverrideRequest,
-    Platform,
     PlatformVariant,
     ReasonRequest,
     RescheduleRequest,
@@ -48,6 +47,7 @@ from domain.content import (
     VersionRecord,
 )
 from domain.ical import CalendarEvent, render
+from domain.kernel import Platform
 from domain.platform_rules import rules_table
 from domain.roles import Role
 from workflows.content import ContentWorkflow

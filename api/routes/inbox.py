@@ -41,7 +41,6 @@ from db.models import (
     Shift,
     utcnow,
 )
-from domain.content import Platform
 from domain.inbox import InboxPolicy, Intent, Kind
 from domain.inbox_io import (
     AssignRequest,
@@ -52,6 +51,7 @@ from domain.inbox_io import (
     ReplyRequest,
     SnoozeRequest,
 )
+from domain.kernel import Platform
 from domain.roles import Role
 from workflows.interaction import AccountPollWorkflow, InteractionWorkflow
 

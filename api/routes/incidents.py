@@ -52,8 +52,7 @@ from domain.emergency import (
 )
 from domain.risk import Impact, Likelihood, RiskLevel
 from domain.roles import Role
-from workflows.emergency import EmergencyWorkflow
-from workflows.incident_task import IncidentTaskWorkflow
+from workflows.emergency import EmergencyWorkflow, IncidentTaskWorkflow
 
 router = APIRouter(tags=["incidents"])
 TEAM = tuple(Role)  # every role may report and take part; validators decide who may do what

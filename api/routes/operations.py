@@ -20,7 +20,8 @@ from db import audit
 from db.accounts import Principal
 from db.models import ComplianceTerm, ContentItem, CrisisHold, Notification, PlatformAccount, utcnow
 from domain.compliance import TermCategory
-from domain.content import Platform, Severity
+from domain.content import Severity
+from domain.kernel import Platform
 from domain.roles import Role
 from workflows.content import ContentWorkflow
 from workflows.interaction import AccountPollWorkflow

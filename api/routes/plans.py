@@ -31,7 +31,7 @@ from db.models import Incident, IncidentPlanRow, RiskMatrixRow, StatementTemplat
 from domain.emergency import DrillScenario, IncidentPlan, StatementTemplate, placeholders
 from domain.risk import RiskLevel, RiskMatrix
 from domain.roles import Role
-from workflows.drill import DrillWorkflow
+from workflows.emergency import DrillWorkflow
 
 router = APIRouter(tags=["plans"])
 AnyUserDep = Annotated[Principal, Depends(authenticated())]

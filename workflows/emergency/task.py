@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
 
 from workflows.common import notify
+from workflows.timers import at, wait_until
 
 with workflow.unsafe.imports_passed_through():
     from core.temporal import SA_MODE, SA_OWNER, SA_PROCESS, SA_STAGE
-    from domain.emergency import Mode, TaskInput, TaskResult, TaskUpdate
-    from domain.errors import reject
+    from domain.emergency import Mode, TaskInput, TaskResult, TaskStatus, TaskUpdate
+    from domain.errors import conflict, forbidden
     from domain.roles import Role
 
 SUPERVISORS = frozenset({Role.ops_head, Role.leadership})
@@ -27,19 +27,21 @@ class IncidentTaskWorkflow:
 
     @workflow.query
     def current(self) -> TaskResult:
-        return self.result or TaskResult(status="open")
+        return self.result or TaskResult(status=TaskStatus.open)
 
     @workflow.update
     def complete(self, req: TaskUpdate) -> TaskResult:
-        self.result = TaskResult(status="done", note=req.note, by=req.actor.name, at=workflow.now())
+        self.result = TaskResult(status=TaskStatus.done, note=req.note, by=req.actor.name, at=workflow.now())
         return self.result
 
     @complete.validator
     def _check_complete(self, req: TaskUpdate) -> None:
         if self.result is not None:
-            raise reject("stage", f"the task is already {self.result.status}")
-        if req.actor.name != self.inp.owner and not set(req.actor.roles) & SUPERVISORS:
-            raise reject("actor", "only the task owner, ops_head or leadership may complete it")
+            raise conflict("stage", f"the task is already {self.result.status.value}")
+        if req.actor.name != self.inp.owner and not req.actor.holds(SUPERVISORS):
+            raise forbidden(
+                "actor", "only the task owner, ops_head or leadership may complete it", req.actor, SUPERVISORS
+            )
 
     @workflow.run
     async def run(self, inp: TaskInput) -> TaskResult:
@@ -55,14 +57,8 @@ class IncidentTaskWorkflow:
         await self._notify("info", f"任务：{inp.title}", f"截止 {inp.due_at.isoformat()}", "assigned", drill)
         try:
             remind_at = inp.due_at - inp.remind_before
-            for at, kind, what in ((remind_at, "reminder", "即将到期"), (inp.due_at, "escalation", "已逾期")):
-                wait = at - workflow.now()
-                if wait > timedelta(0):
-                    try:
-                        await workflow.wait_condition(lambda: self.result is not None, timeout=wait)
-                    except TimeoutError:
-                        pass
-                if self.result is not None:
+            for when, kind, what in ((remind_at, "reminder", "即将到期"), (inp.due_at, "escalation", "已逾期")):
+                if await wait_until(lambda: self.result is not None, at(when), summary=f"task-{kind}"):
                     break
                 await self._notify(kind, f"任务{what}：{inp.title}", f"负责人 {inp.owner}", kind, drill)
                 if kind == "escalation":
@@ -76,11 +72,11 @@ class IncidentTaskWorkflow:
                     )
             await workflow.wait_condition(lambda: self.result is not None)
         except asyncio.CancelledError:
-            self.result = TaskResult(status="waived", at=workflow.now())
-            workflow.upsert_search_attributes([SA_STAGE.value_set("waived")])
+            self.result = TaskResult(status=TaskStatus.waived, at=workflow.now())
+            workflow.upsert_search_attributes([SA_STAGE.value_set(TaskStatus.waived.value)])
             return self.result
         assert self.result is not None
-        workflow.upsert_search_attributes([SA_STAGE.value_set(self.result.status)])
+        workflow.upsert_search_attributes([SA_STAGE.value_set(self.result.status.value)])
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.result
 

@@ -7,11 +7,13 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from workflows.emergency.workflow import EmergencyWorkflow
+
 with workflow.unsafe.imports_passed_through():
     from activities.emergency import EmergencyActivities
     from core.temporal import SA_MODE, SA_PROCESS
+    from domain import ids
     from domain.emergency import DrillScenario, IncidentState
-    from workflows.emergency import EmergencyWorkflow
 
 
 @workflow.defn
@@ -25,8 +27,4 @@ class DrillWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_attempts=5),
         )
-        return await workflow.execute_child_workflow(
-            EmergencyWorkflow.run,
-            inp,
-            id=f"incident-{inp.incident_id}",
-        )
+        return await workflow.execute_child_workflow(EmergencyWorkflow.run, inp, id=ids.incident(inp.incident_id))
