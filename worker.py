@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import signal
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -24,16 +26,29 @@ log = structlog.get_logger("socialops.worker")
 
 
 def build_worker(
-    client: Client, task_queue: str, deps: Dependencies, executor: concurrent.futures.Executor
+    client: Client,
+    task_queue: str,
+    deps: Dependencies,
+    executor: concurrent.futures.Executor,
+    replace: dict[str, Callable[..., Any]] | None = None,
 ) -> Worker:
+    """The worker for ``task_queue``; ``replace`` swaps activities by their name (tests)."""
+    acts = activities(deps)
+    if replace:
+        acts = [replace.get(activity_name(a), a) for a in acts]
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activities(deps),
+        activities=acts,
         activity_executor=executor,
         interceptors=[LoggingInterceptor()],
     )
+
+
+def activity_name(fn: Callable[..., Any]) -> str:
+    """Our activities keep their method names (``@activity.defn`` without ``name=``)."""
+    return str(fn.__name__)
 
 
 async def run_worker(settings: Settings) -> None:

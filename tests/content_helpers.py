@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -132,10 +132,14 @@ def insert_item(db: Database, owner: Actor, p: ContentPlan, v: VersionContent, *
 
 
 @asynccontextmanager
-async def content_worker(client: Client, db: Database, sandbox: SandboxPlatform) -> AsyncIterator[Worker]:
+async def content_worker(
+    client: Client, db: Database, sandbox: SandboxPlatform, replace: dict[str, Callable[..., Any]] | None = None
+) -> AsyncIterator[Worker]:
+    """A worker with every workflow and activity; ``replace`` swaps activities by name (e.g. a slowed
+    projection, to drive a message arriving while the main loop's activity runs)."""
     tq = f"content-{uuid.uuid4().hex[:8]}"
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
-        worker = build_worker(client, tq, Dependencies(db=db, connectors={"sandbox": sandbox}), ex)
+        worker = build_worker(client, tq, Dependencies(db=db, connectors={"sandbox": sandbox}), ex, replace)
         async with worker:
             yield worker
 

@@ -1,0 +1,179 @@
+"""ContentWorkflow regressions: messages that arrive while the main loop is busy are never lost, checkpoints
+keep their own readings, and an item sent back for changes still expires at its publish time."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.content import ContentActivities
+from connectors.registry import ConnectorRegistry
+from connectors.sandbox import SandboxPlatform
+from db.engine import Database
+from db.models import ContentMetric
+from domain.content import Decision, ReviewRequest, Stage, SubmitRequest
+from domain.content_io import ProjectionUpdate
+from tests.content_helpers import (
+    People,
+    content_worker,
+    notifications,
+    plan,
+    seed_accounts,
+    seed_people,
+    start_content,
+    version,
+)
+from tests.waiting import until
+from workflows.content import ContentWorkflow
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
+    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    yield sb
+    sb.engine.dispose()
+
+
+@pytest.fixture
+def people(sqlite_database: Database) -> People:
+    seed_accounts(sqlite_database)
+    return seed_people(sqlite_database)
+
+
+class Gate:
+    """Holds the projection of one stage until released, so a message can arrive while it runs."""
+
+    def __init__(self, db: Database, stage: Stage) -> None:
+        self.real = ContentActivities(db, ConnectorRegistry(db, {}))
+        self.stage = stage
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def activity(self) -> Any:
+        @activity.defn(name="sync_projection")
+        def sync_projection(inp: ProjectionUpdate) -> None:
+            if inp.stage is self.stage and not self.release.is_set():
+                self.entered.set()
+                self.release.wait(30)
+            self.real.sync_projection(inp)
+
+        return sync_projection
+
+
+async def stage_is(h: Any, *stages: Stage) -> bool:
+    return (await h.query(ContentWorkflow.current)).stage in stages
+
+
+def review(actor: Any, st: Any, decision: Decision = Decision.approve) -> ReviewRequest:
+    return ReviewRequest(actor=actor, stage=st.stage, version_hash=st.version_hash, decision=decision)
+
+
+async def test_a_decision_taken_while_the_stage_is_being_projected_is_kept(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, people: People
+) -> None:
+    env, db = time_skipping, sqlite_database
+    gate = Gate(db, Stage.review_brand)
+    now = await env.get_current_time()
+    async with content_worker(env.client, db, sandbox, replace={"sync_projection": gate.activity()}) as w:
+        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(days=2)), version())
+        await until(lambda: stage_is(h, Stage.draft), "draft")
+        await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
+        await until(lambda: stage_is(h, Stage.review_compliance), "compliance review")
+        await h.execute_update(ContentWorkflow.review, review(people.rc, await h.query(ContentWorkflow.current)))
+        # The main loop is now inside the activity that projects review_brand: decide right then.
+        assert await asyncio.to_thread(gate.entered.wait, 30)
+        st = await h.query(ContentWorkflow.current)
+        assert st.stage is Stage.review_brand
+        record = await h.execute_update(ContentWorkflow.review, review(people.brand, st))
+        assert record.stage is Stage.review_brand
+        gate.release.set()
+        await until(lambda: stage_is(h, Stage.review_final, Stage.review_accuracy), "past brand review")
+        decisions = [(d.stage, d.actor) for d in (await h.query(ContentWorkflow.current)).decisions]
+        assert (Stage.review_brand, people.brand.name) in decisions
+
+
+async def test_two_reviewers_approving_at_once_advance_one_stage(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, people: People
+) -> None:
+    env, db = time_skipping, sqlite_database
+    now = await env.get_current_time()
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(days=2)), version())
+        await until(lambda: stage_is(h, Stage.draft), "draft")
+        await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
+        await until(lambda: stage_is(h, Stage.review_compliance), "compliance review")
+        st = await h.query(ContentWorkflow.current)
+        second_rc = people.creator.model_copy(update={"user_id": 9999, "name": "rc2"})  # also risk_compliance
+        results = await asyncio.gather(
+            h.execute_update(ContentWorkflow.review, review(people.rc, st)),
+            h.execute_update(ContentWorkflow.review, review(second_rc, st)),
+            return_exceptions=True,
+        )
+        accepted = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, WorkflowUpdateFailedError)]
+        assert len(accepted) == 1 and len(refused) == 1, results
+        await until(lambda: stage_is(h, Stage.review_brand), "brand review")
+        st = await h.query(ContentWorkflow.current)
+        assert [d.stage for d in st.decisions] == [Stage.review_compliance]
+
+
+async def test_checkpoints_an_hour_and_ninety_minutes_keep_separate_readings(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, people: People
+) -> None:
+    env, db = time_skipping, sqlite_database
+    now = await env.get_current_time()
+    checkpoints = [timedelta(hours=1), timedelta(hours=1, minutes=30)]
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start_content(
+            env.client, w, db, people.creator, plan(now + timedelta(hours=3)), version(), checkpoints=checkpoints
+        )
+        await until(lambda: stage_is(h, Stage.draft), "draft")
+        await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
+        for reviewer in (people.rc, people.brand, people.ops):
+            await until(
+                lambda: stage_is(h, Stage.review_compliance, Stage.review_brand, Stage.review_final), "review"
+            )
+            await h.execute_update(
+                ContentWorkflow.review, review(reviewer, await h.query(ContentWorkflow.current))
+            )
+            await until(lambda: stage_is(h, Stage.review_brand, Stage.review_final, Stage.scheduled), "next")
+        await env.sleep(timedelta(hours=5))
+        st = await h.result()
+        assert set(st.metrics) == {"T+1h", "T+90m"}
+        assert st.metrics["T+90m"].views > st.metrics["T+1h"].views
+        with db.session() as s:
+            rows = s.exec(select(ContentMetric)).all()
+        assert {r.checkpoint for r in rows} == {"T+1h", "T+90m"}
+        for label, total in st.metrics.items():  # the database reads what the workflow read
+            assert sum(r.metrics["views"] for r in rows if r.checkpoint == label) == total.views
+
+
+async def test_an_item_sent_back_for_changes_expires_at_its_publish_time(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, people: People
+) -> None:
+    env, db = time_skipping, sqlite_database
+    now = await env.get_current_time()
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(hours=2)), version())
+        await until(lambda: stage_is(h, Stage.draft), "draft")
+        await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
+        await until(lambda: stage_is(h, Stage.review_compliance), "compliance review")
+        st = await h.query(ContentWorkflow.current)
+        req = review(people.rc, st, Decision.request_changes).model_copy(update={"notes": "请补充来源"})
+        await h.execute_update(ContentWorkflow.review, req)
+        await until(lambda: stage_is(h, Stage.revision), "revision")
+        await env.sleep(timedelta(hours=3))
+        await until(lambda: stage_is(h, Stage.expired), "expired")
+        assert any(
+            "已过期" in n.subject and n.recipient_user == people.creator.name for n in notifications(db, "alert")
+        )
