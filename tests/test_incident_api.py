@@ -119,6 +119,8 @@ async def test_incident_through_the_api(api: Api) -> None:
         "lead", "POST", f"/incidents/{iid}/statements/{stmt['id']}/approve", {"text_hash": stmt["text_hash"]}
     )
     assert r.status_code == 403 and r.json()["field"] == "role"  # medium: ops_head approves
+    body = r.json()  # a validator's 403 has the same shape as a route's
+    assert body["required_roles"] == ["ops_head"] and "leadership" in body["your_roles"], body
     r = await api.call("ops", "POST", f"/incidents/{iid}/statements/{stmt['id']}/approve", {"text_hash": "0" * 64})
     assert r.status_code == 422 and r.json()["field"] == "text_hash"
     r = await api.call(
@@ -135,6 +137,24 @@ async def test_incident_through_the_api(api: Api) -> None:
         {"kind": "customer_service", "title": "回访当事顾客", "owner": "agent", "due_in_minutes": 120},
     )
     assert r.status_code == 201
+    # a double click: two additions at once are both kept, with distinct numbers (was: one HTTP 500)
+    twins = await asyncio.gather(
+        *(
+            api.call(
+                "ops",
+                "POST",
+                f"/incidents/{iid}/tasks",
+                {"kind": "legal", "title": f"法务核查{n}", "owner": "ops", "due_in_minutes": 60},
+            )
+            for n in (1, 2)
+        )
+    )
+    assert [t.status_code for t in twins] == [201, 201], [t.text for t in twins]
+    assert sorted(t.json()["number"] for t in twins) == [2, 3]
+    for n in (2, 3):
+        assert (
+            await api.call("ops", "POST", f"/incidents/{iid}/tasks/{n}/complete", {"note": "已核查"})
+        ).status_code == 200
     r = await api.call("ops", "POST", f"/incidents/{iid}/resolve", {"summary": "已致歉"})
     assert r.status_code == 422 and r.json()["field"] == "waive_reason"
     r = await api.call("mkt", "POST", f"/incidents/{iid}/tasks/1/complete", {"note": "x"})
