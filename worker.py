@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from connectors import notifiers
 from connectors.sandbox import SandboxPlatform
+from core.dispatch import ensure_reconciler
 from core.interceptors import LoggingInterceptor
 from core.logging import configure_logging
 from core.registry import WORKFLOWS, Dependencies, activities
@@ -56,6 +57,7 @@ async def run_worker(settings: Settings) -> None:
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     if added:
         log.info("registered search attributes", names=added)
+    await ensure_reconciler(client, settings.task_queue)
     db = Database(settings.effective_database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from connectors.base import PlatformError, PlatformTimeout, PostRequest
 from connectors.registry import ConnectorRegistry
+from db import crisis_hold
 from db.engine import Database
 from db.models import (
     ComplianceTerm,
@@ -17,7 +18,6 @@ from db.models import (
     ContentMetric,
     ContentPublication,
     ContentVersion,
-    CrisisHold,
     utcnow,
 )
 from domain.compliance import ComplianceScanner, Term, TermCategory
@@ -105,10 +105,7 @@ class ContentActivities:
     @activity.defn
     def crisis_hold_status(self) -> HoldStatus:
         with self.db.session() as session:
-            row = session.get(CrisisHold, 1)
-        if row is None:
-            return HoldStatus(active=False)
-        return HoldStatus(active=row.active, reason=row.reason, incident_id=row.incident_id)
+            return crisis_hold.status(session)
 
     @activity.defn
     def publish(self, inp: PublishInput) -> PublicationRecord:

@@ -12,11 +12,11 @@ from temporalio.exceptions import ApplicationError
 
 from connectors.base import PlatformConnector, PlatformError, PostRequest
 from connectors.registry import ConnectorRegistry
-from db.emergency import open_incident
+from core.crisis_hold import wake_held
+from db import crisis_hold
+from db.emergency import input_for, open_incident
 from db.engine import Database
 from db.models import (
-    ContentItem,
-    CrisisHold,
     Incident,
     IncidentEvent,
     IncidentPlanRow,
@@ -94,29 +94,22 @@ class EmergencyActivities:
 
     @activity.defn
     async def set_crisis_hold(self, inp: HoldInput) -> list[int]:
-        """Set or release the hold; on release, wake every held content item (they then await ops_head)."""
+        """Hold (this incident becomes a holder) or let go; the held items are woken only when the last
+        holder has let go — another active incident keeps them held. Returns the items woken."""
 
         def _write() -> list[tuple[int, str]]:
             with self.db.session() as session:
-                row = session.get(CrisisHold, 1) or CrisisHold(id=1)
-                row.active, row.reason, row.set_by = inp.active, inp.reason, inp.actor
-                row.incident_id, row.changed_at = inp.incident_id, utcnow()
-                session.add(row)
+                now = crisis_hold.change(
+                    session, holder=inp.incident_id, active=inp.active, reason=inp.reason, by=inp.actor
+                )
                 session.commit()
-                held = session.exec(select(ContentItem).where(ContentItem.stage == "held")).all()
-                return [(i.id, i.workflow_id) for i in held if i.id]
+                if now.active:
+                    return []
+                return [(i.id, i.workflow_id) for i in crisis_hold.held_items(session) if i.id]
 
-        held = await asyncio.to_thread(_write)
-        if not inp.active:
-            from workflows.content import ContentWorkflow
-
-            client = activity.client()
-            for _, workflow_id in held:
-                try:
-                    await client.get_workflow_handle(workflow_id).signal(ContentWorkflow.hold_released_signal)
-                except Exception as exc:  # closed meanwhile: nothing to wake
-                    log.warning("could not wake held content", workflow_id=workflow_id, error=str(exc))
-        return [i for i, _ in held]
+        woken = await asyncio.to_thread(_write)
+        await wake_held(activity.client(), [wid for _, wid in woken])
+        return [i for i, _ in woken]
 
     @activity.defn
     def publish_statement(self, inp: StatementPublishInput) -> list[ChannelResult]:
@@ -160,9 +153,9 @@ class EmergencyActivities:
         key = f"drill-run:{activity.info().workflow_id}"
         with self.db.session() as session:
             existing = session.exec(select(Incident).where(Incident.topic == key)).first()
-            if existing is not None:
-                session.delete(existing)  # a retry after a crash before the child started
-                session.flush()
+            if existing is not None:  # a retry after a crash before the child started: the same incident
+                return input_for(session, existing).model_copy(update={"drill": scenario})
+            # no outbox row: the drill workflow starts this incident's process itself, as its child
             _row, inp = open_incident(
                 session,
                 title=f"【演练】{scenario.name}",
@@ -172,6 +165,7 @@ class EmergencyActivities:
                 topic=key,
                 mode=Mode.drill,
                 drill=scenario,
+                record_start=False,
             )
             session.commit()
             return inp

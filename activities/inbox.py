@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import asyncio
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from temporalio import activity
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from connectors.base import PlatformConnector, PlatformError, PlatformTimeout
 from connectors.registry import ConnectorRegistry
+from db import outbox
 from db.engine import Database
-from db.models import FaqRow, FeedbackRecord, InboxPolicyRow, Interaction, Shift
-from domain.inbox import AuthorContext, FaqEntry, InboxPolicy, Kind, classify, faq_match
+from db.inbox import store_items
+from db.models import FaqRow, FeedbackRecord, Interaction, Shift
+from domain.inbox import FaqEntry, faq_match
 from domain.inbox_io import (
     AssignInput,
     FaqHit,
@@ -24,115 +23,15 @@ from domain.inbox_io import (
     FeedbackClose,
     FeedbackOpen,
     InteractionInput,
+    PollWindow,
     ProjectInput,
     ReplyInput,
     SaveFaq,
     VisibilityInput,
 )
 from domain.kernel import Platform
-from domain.sentiment import default_model
 
 log = structlog.get_logger("socialops.inbox")
-
-
-def load_policy(db: Database) -> InboxPolicy:
-    with db.session() as s:
-        row = s.get(InboxPolicyRow, 1)
-    return InboxPolicy.model_validate(row.policy) if row else InboxPolicy()
-
-
-def store_items(
-    db: Database, platform: Platform, account: str, items: list[dict[str, Any]]
-) -> list[InteractionInput]:
-    """Classify and store new items (deduplicated by platform and external id); returns the workflow inputs."""
-    policy = load_policy(db)
-    out: list[InteractionInput] = []
-    with db.session() as s:
-        known = set(
-            s.exec(
-                select(Interaction.external_id).where(
-                    Interaction.platform == platform.value,
-                    col(Interaction.external_id).in_([str(i["external_id"]) for i in items]),
-                )
-            ).all()
-        )
-        fresh = [i for i in items if str(i["external_id"]) not in known]
-        hour_ago = datetime.now(UTC) - timedelta(hours=1)
-        contexts = []
-        for i in fresh:
-            author, text = str(i.get("author", "")), str(i["text"])
-            recent = (
-                s.exec(
-                    select(func.count())
-                    .select_from(Interaction)
-                    .where(Interaction.author == author, col(Interaction.received_at) >= hour_ago)
-                ).one()
-                if author
-                else 0
-            )
-            same = s.exec(select(func.count()).select_from(Interaction).where(Interaction.text == text)).one()
-            contexts.append(
-                AuthorContext(
-                    followers=int(i.get("author_followers", 0) or 0),
-                    recent_items=int(recent),
-                    same_text_seen=int(same),
-                )
-            )
-        labels = classify([str(i["text"]) for i in fresh], contexts, default_model())
-        for raw, c in zip(fresh, labels, strict=True):
-            received = raw.get("received_at")
-            received_at = datetime.fromisoformat(received) if isinstance(received, str) else datetime.now(UTC)
-            row = Interaction(
-                platform=platform.value,
-                account=account,
-                external_id=str(raw["external_id"]),
-                kind=str(raw.get("kind", "comment")),
-                author=str(raw.get("author", "")),
-                author_followers=int(raw.get("author_followers", 0) or 0),
-                text=str(raw["text"]),
-                intent=c.intent.value,
-                sentiment=c.sentiment.value,
-                priority=c.priority.value,
-                reasons=c.reasons,
-                received_at=received_at,
-            )
-            try:
-                with s.begin_nested():
-                    s.add(row)
-            except IntegrityError:
-                continue
-            s.flush()
-            assert row.id is not None
-            row.workflow_id = f"interaction-{platform.value}-{row.external_id}"
-            out.append(
-                InteractionInput(
-                    interaction_id=row.id,
-                    platform=platform,
-                    account=account,
-                    external_id=row.external_id,
-                    kind=Kind(row.kind),
-                    author=row.author,
-                    text=row.text,
-                    received_at=received_at,
-                    classification=c,
-                    policy=policy,
-                )
-            )
-        s.commit()
-    return out
-
-
-async def start_interactions(client: Any, task_queue: str, inputs: list[InteractionInput]) -> None:
-    from workflows.interaction import InteractionWorkflow
-
-    for inp in inputs:
-        await client.start_workflow(
-            InteractionWorkflow.run,
-            inp,
-            id=f"interaction-{inp.platform.value}-{inp.external_id}",
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
 
 
 class InboxActivities:
@@ -147,15 +46,23 @@ class InboxActivities:
             raise ApplicationError(str(exc), type="PlatformError", non_retryable=True) from exc
 
     @activity.defn
-    async def poll_account(self, platform: Platform, account: str, since: datetime, until: datetime) -> int:
-        import asyncio
-
-        connector = self._connector(platform, account)
-        found = await asyncio.to_thread(connector.fetch_interactions, platform, account, since, until)
+    async def poll_account(self, inp: PollWindow) -> list[InteractionInput]:
+        """Fetch and store what is new in the window; the poll workflow starts their processes (children)."""
+        connector = self._connector(inp.platform, inp.account)
+        found = await asyncio.to_thread(
+            connector.fetch_interactions, inp.platform, inp.account, inp.since, inp.until
+        )
         items = [i.model_dump(mode="json") for i in found]
-        inputs = await asyncio.to_thread(store_items, self.db, platform, account, items)
-        await start_interactions(activity.client(), activity.info().task_queue, inputs)
-        return len(inputs)
+        return await asyncio.to_thread(store_items, self.db, inp.platform, inp.account, items)
+
+    @activity.defn
+    def mark_started(self, workflow_ids: list[str]) -> None:
+        """The poll workflow started these as children: their outbox rows are done."""
+        with self.db.session() as s:
+            for row in outbox.pending(s, keys=workflow_ids):
+                assert row.id is not None
+                outbox.mark(s, row.id, dispatched=True)
+            s.commit()
 
     @activity.defn
     def assign(self, inp: AssignInput) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,18 +54,27 @@ def parse_feed(content: bytes) -> list[RawItem]:
     return items
 
 
+FeedFetcher = Callable[[str], bytes]
+
+
+def http_feed(url: str) -> bytes:
+    """The default feed fetcher: GET the feed (redirects followed); an HTTP error is the source's error."""
+    r = httpx.get(url, timeout=20, follow_redirects=True)
+    r.raise_for_status()
+    return r.content
+
+
 class MonitoringActivities:
-    def __init__(self, db: Database, connectors: ConnectorRegistry) -> None:
+    def __init__(self, db: Database, connectors: ConnectorRegistry, fetch_feed: FeedFetcher = http_feed) -> None:
         self.db = db
         self.connectors = connectors
+        self.fetch_feed = fetch_feed  # injected: tests and air-gapped sites pass their own
 
     def _fetch(
         self, source: MonitorSource, spec_terms: list[str], since: datetime, until: datetime
     ) -> list[RawItem]:
         if source.kind == "rss":
-            r = httpx.get(source.url, timeout=20, follow_redirects=True)
-            r.raise_for_status()
-            return parse_feed(r.content)
+            return parse_feed(self.fetch_feed(source.url))
         if source.kind == "platform":
             # ``<connector>://<platform>``, e.g. sandbox://weibo
             kind, _, rest = source.url.partition("://")

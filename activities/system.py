@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio import activity
 
 from db import migrate
 from db.accounts import count_users
 from db.engine import Database
-from domain.system import DatabaseCheckResult
+from domain.system import DatabaseCheckResult, ReconcileInput, ReconcileResult
 
 
 class SystemActivities:
@@ -23,3 +25,16 @@ class SystemActivities:
             migration=migrate.current_revision(self.db.engine),
             users=users,
         )
+
+    @activity.defn
+    async def dispatch_pending_starts(self, inp: ReconcileInput) -> ReconcileResult:
+        """Start what the outbox still holds (rows older than ``grace`` — younger ones are the API's own)."""
+        from core.dispatch import dispatch
+
+        res = await dispatch(
+            activity.client(),
+            self.db,
+            activity.info().task_queue,
+            created_before=datetime.now(UTC) - inp.grace,
+        )
+        return ReconcileResult(started=res.started, failed=sorted(res.failed))

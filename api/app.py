@@ -13,7 +13,30 @@ from temporalio.client import Client
 from api.deps import TemporalGateway
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, audit_log, content, health, inbox, incidents, monitoring, operations, plans
+from api.routes import (
+    audit_log,
+    compliance_terms,
+    content,
+    crisis_hold,
+    drills,
+    faq,
+    feedback,
+    health,
+    inbox,
+    incident_plans,
+    incidents,
+    me,
+    monitoring,
+    notifications,
+    platform_accounts,
+    reply_templates,
+    reviews,
+    risk_matrix,
+    sandbox,
+    shifts,
+    statement_templates,
+    users,
+)
 from core.settings import Settings, get_settings
 from db.engine import Database
 
@@ -45,6 +68,8 @@ def create_app(
         yield
         if owns_db:
             database.dispose()
+        if getattr(app.state, "sandbox", None) is not None:
+            app.state.sandbox.engine.dispose()
 
     app = FastAPI(
         title="socialops API",
@@ -57,13 +82,30 @@ def create_app(
     app.state.temporal = TemporalGateway(settings, temporal_client)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health.router)
-    app.include_router(accounts.router)
-    app.include_router(audit_log.router)
-    app.include_router(content.router)
-    app.include_router(operations.router)
-    app.include_router(incidents.router)
-    app.include_router(plans.router)
-    app.include_router(monitoring.router)
-    app.include_router(inbox.router)
+    for module in (
+        health,
+        me,
+        users,
+        audit_log,
+        content,
+        reviews,
+        platform_accounts,
+        crisis_hold,
+        compliance_terms,
+        notifications,
+        incidents,
+        incident_plans,
+        statement_templates,
+        risk_matrix,
+        drills,
+        monitoring,
+        inbox,
+        feedback,
+        faq,
+        reply_templates,
+        shifts,
+        sandbox,
+    ):
+        app.include_router(module.router)
+    app.include_router(drills.runs)
     return app

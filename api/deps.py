@@ -58,12 +58,23 @@ async def get_temporal(request: Request) -> Client:
         raise ApiError(503, "temporal_unavailable", f"Temporal is not reachable: {exc}") from exc
 
 
+async def get_temporal_if_up(request: Request) -> Client | None:
+    """The client, or None while Temporal is unreachable — for routes that record work and start it later."""
+    gateway: TemporalGateway = request.app.state.temporal
+    try:
+        return await gateway.get()
+    except Exception:
+        return None
+
+
 def request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", ""))
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
+MaybeTemporalDep = Annotated[Client | None, Depends(get_temporal_if_up)]
+DbDep = Annotated[Database, Depends(get_db)]
 RequestIdDep = Annotated[str, Depends(request_id)]
 
 AuthDependency = Callable[..., Coroutine[Any, Any, Principal]]
@@ -117,6 +128,17 @@ def require_roles(*roles: Role) -> AuthDependency:
 
 def authenticated() -> AuthDependency:
     return require_roles()
+
+
+AnyUserDep = Annotated[Principal, Depends(authenticated())]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Role gates shared by several routers (a router's own gates live beside its routes).
+INBOX_HANDLERS = (Role.interaction_agent, Role.ops_head)
+AgentDep = Annotated[Principal, Depends(require_roles(*INBOX_HANDLERS))]
+LeadDep = Annotated[Principal, Depends(require_roles(Role.ops_head))]
+REVIEWERS = (Role.risk_compliance, Role.ops_head, Role.marketing, Role.business_reviewer, Role.leadership)
+ReviewerDep = Annotated[Principal, Depends(require_roles(*REVIEWERS))]
+PlannersDep = Annotated[Principal, Depends(require_roles(Role.risk_compliance, Role.leadership))]
 
 
 def require_person(session: Session, field: str, name: str, *, any_of: tuple[Role, ...] = ()) -> None:

@@ -95,6 +95,24 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+    from temporalio.service import RPCError
+
+    async def _temporal(_: Request, exc: Exception) -> JSONResponse:
+        from api.workflows import temporal_error
+
+        err = temporal_error(exc)
+        return JSONResponse(err.body(), status_code=err.status)
+
+    for kind in (
+        RPCError,
+        WorkflowAlreadyStartedError,
+        WorkflowUpdateFailedError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+    ):
+        app.add_exception_handler(kind, _temporal)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = str(request.scope.get("state", {}).get("request_id", ""))

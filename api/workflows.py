@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError
-from db import audit
+from core.dispatch import dispatch
+from db import audit, outbox
 from db.accounts import Principal
+from db.engine import Database
+from db.models import ContentItem, Incident, Interaction
 from domain.errors import ErrorKind
 from domain.kernel import Actor
 
@@ -28,6 +31,37 @@ def actor(p: Principal) -> Actor:
     return Actor(user_id=p.user_id, name=p.name, roles=sorted(p.roles, key=lambda r: r.value))
 
 
+_TARGETS = {ContentItem: "content", Incident: "incident", Interaction: "interaction"}
+
+
+async def send(
+    session: Session,
+    client: Client,
+    principal: Principal,
+    request_id: str,
+    record: ContentItem | Incident | Interaction,
+    update: Any,
+    arg: Any,
+    *,
+    action: str,
+    detail: dict[str, Any] | None = None,
+) -> Any:
+    """The one way a route changes a process: send the update to the record's workflow, map a refusal to
+    HTTP, and write the audit row — only for an accepted change (a refused one changed nothing)."""
+    return await update_and_audit(
+        session,
+        client,
+        principal,
+        record.workflow_id,
+        update,
+        arg,
+        action=action,
+        target=f"{_TARGETS[type(record)]}:{record.id}",
+        request_id=request_id,
+        detail=detail,
+    )
+
+
 async def update_and_audit(
     session: Session,
     client: Client,
@@ -41,11 +75,42 @@ async def update_and_audit(
     request_id: str,
     detail: dict[str, Any] | None = None,
 ) -> Any:
-    """Send a workflow update; only an accepted one is written to the audit log."""
+    """Send a workflow update to ``workflow_id``; only an accepted one is written to the audit log."""
     result = await execute_update(client, workflow_id, update, arg)
     audit.record(session, principal, action, target, request_id, detail or {})
     session.commit()
     return result
+
+
+async def start_recorded(client: Client | None, db: Database, task_queue: str, keys: list[str]) -> set[str]:
+    """Start, right after their commit, the processes recorded with their rows (db/outbox.py).
+
+    Returns the workflow ids now running; any other stays recorded and the reconciler starts it within
+    a minute, so a caller answers 201 either way and says which processes are still starting.
+    """
+    if client is None or not keys:
+        return set()
+    res = await dispatch(client, db, task_queue, keys=keys)
+    return set(res.started)
+
+
+async def live_state(
+    client: Client | None, session: Session, workflow_id: str, query_fn: Any
+) -> tuple[Any | None, str | None]:
+    """The process's live state, or None and why not — a detail page answers from its record either way
+    (the process is starting, has ended, or Temporal is unavailable)."""
+    if client is not None:
+        try:
+            return await query(client, workflow_id, query_fn), None
+        except ApiError as exc:
+            error = exc.message
+        except Exception as exc:  # a worker that does not answer the query in time
+            error = f"live state unavailable: {exc}"
+    else:
+        error = "live state unavailable: Temporal is not reachable"
+    if outbox.starting(session, [workflow_id]):
+        error = "the process is starting: recorded, and started within a minute"
+    return None, error
 
 
 def map_update_error(exc: WorkflowUpdateFailedError) -> ApiError:
@@ -59,7 +124,9 @@ def map_update_error(exc: WorkflowUpdateFailedError) -> ApiError:
         if status == 422 and field:
             extra["fields"] = [{"field": field, "reason": message.removeprefix(f"{field}: ")}]
         return ApiError(status, code, message, field=field, **extra)
-    return ApiError(500, "workflow_error", f"the workflow could not apply this change: {cause}")
+    # Anything else the workflow refused (a handler raced another message, a validator we did not type):
+    # the change was not applied, and trying again after reading the current state is the remedy.
+    return ApiError(409, "conflict", f"the process did not apply this change: {cause or exc}")
 
 
 async def execute_update(client: Client, workflow_id: str, update: Any, arg: Any) -> Any:
@@ -68,6 +135,10 @@ async def execute_update(client: Client, workflow_id: str, update: Any, arg: Any
         return await handle.execute_update(update, arg)
     except WorkflowUpdateFailedError as exc:
         raise map_update_error(exc) from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        raise ApiError(
+            503, "temporal_unavailable", "the process did not answer in time; read its state before retrying"
+        ) from exc
     except RPCError as exc:
         raise _rpc(exc, workflow_id) from exc
 
@@ -87,8 +158,22 @@ async def signal(client: Client, workflow_id: str, signal_fn: Any) -> None:
 
 
 def _rpc(exc: RPCError, workflow_id: str) -> ApiError:
-    if exc.status == RPCStatusCode.NOT_FOUND:
-        return ApiError(409, "process_closed", f"process {workflow_id} is not running any more")
-    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+    return temporal_error(exc, workflow_id)
+
+
+def temporal_error(exc: Exception, workflow_id: str = "") -> ApiError:
+    """One mapping of Temporal's client errors to HTTP, for the helpers above and the app-wide handler."""
+    what = f"process {workflow_id}" if workflow_id else "the process"
+    if isinstance(exc, WorkflowAlreadyStartedError):
+        return ApiError(409, "conflict", f"{what} is already running (started by an earlier request)")
+    if isinstance(exc, WorkflowUpdateFailedError):
+        return map_update_error(exc)
+    if isinstance(exc, RPCError):
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return ApiError(409, "process_closed", f"{what} is not running any more")
+        if exc.status == RPCStatusCode.ALREADY_EXISTS:
+            return ApiError(409, "conflict", f"{what} already exists: {exc.message}")
+        if exc.status in (RPCStatusCode.INVALID_ARGUMENT, RPCStatusCode.FAILED_PRECONDITION):
+            return ApiError(409, "conflict", f"Temporal refused the call: {exc.message}")
         return ApiError(503, "temporal_unavailable", f"Temporal did not answer: {exc.message}")
-    return ApiError(502, "temporal_error", f"Temporal refused the call: {exc.message}")
+    return ApiError(503, "temporal_unavailable", f"Temporal could not be reached: {exc}")

@@ -64,14 +64,16 @@ async def bench_open(n: int) -> dict[str, float]:
 async def _open(n: int, tmp: Path, out: dict[str, float]) -> None:
     from sqlmodel import col, func, select
 
-    from activities.inbox import start_interactions, store_items
     from connectors.sandbox import SandboxPlatform
+    from core.dispatch import dispatch
     from core.registry import Dependencies
     from core.settings import Settings
     from core.temporal import connect
     from db import migrate
     from db.engine import Database
+    from db.inbox import store_items
     from db.models import InboxPolicyRow, Interaction
+    from domain import ids
     from domain.inbox import InboxPolicy
     from domain.kernel import Platform, WorkCalendarConfig
     from worker import build_worker
@@ -98,7 +100,8 @@ async def _open(n: int, tmp: Path, out: dict[str, float]) -> None:
 
                 async def one(sem: asyncio.Semaphore, inp: object) -> None:
                     async with sem:
-                        await start_interactions(client, "inbox-bench", [inp])  # type: ignore[list-item]
+                        key = ids.interaction(inp.platform, inp.external_id)  # type: ignore[attr-defined]
+                        await dispatch(client, db, "inbox-bench", keys=[key])
 
                 started = time.perf_counter()
                 for i in range(0, n, 500):

@@ -143,6 +143,28 @@ class SandboxPlatform:
             conn.execute(update(faults).where(faults.c.id == row.id).values(remaining=row.remaining - 1))
             return str(row.mode)
 
+    def posts_page(
+        self, platform: Platform | None = None, account: str | None = None, limit: int = 100
+    ) -> list[dict[str, object]]:
+        """The newest posts first, with where and when they were posted (the API's sandbox view)."""
+        stmt = select(posts)
+        if platform:
+            stmt = stmt.where(posts.c.platform == platform.value)
+        if account:
+            stmt = stmt.where(posts.c.account == account)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(posts.c.id.desc()).limit(limit)).all()
+        return [
+            {
+                **self._view(r).model_dump(),
+                "platform": r._mapping["platform"],
+                "account": r._mapping["account"],
+                "created_at": r._mapping["created_at"],
+                "deleted_reason": r._mapping["deleted_reason"] or "",
+            }
+            for r in rows
+        ]
+
     def all_posts(self, platform: Platform | None = None) -> list[PostView]:
         stmt = select(posts)
         if platform:
@@ -243,7 +265,7 @@ class SandboxPlatform:
             kind, text = _TRAFFIC[n % len(_TRAFFIC)]
             out.append(
                 InboundItem(
-                    external_id=f"{platform.value}-{account}-{n}",
+                    external_id=f"{account}-{n}",
                     kind=kind,
                     text=text,
                     author=f"粉丝{n % 613}",

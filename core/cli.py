@@ -38,30 +38,74 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+VarDirOpt = Annotated[
+    Path | None, typer.Option("--var-dir", help="Data directory, as for `up` (SOCIALOPS_VAR_DIR; default ./var).")
+]
+
+
+def _database(settings: Settings, *, create: bool = False) -> Any:
+    """The configured database — or a one-line error saying what to run (never a silently created file).
+
+    ``create``: ``db upgrade`` may create an embedded SQLite file; every other command needs it migrated.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db import migrate
+    from db.engine import Database
+
+    url = settings.effective_database_url
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if not create and not path.exists():
+            _fail(
+                f"no database at {path.resolve()}: start the system once (`make run`, or "
+                f"`socialops db upgrade --var-dir {settings.var_dir}`), or point --var-dir at its data directory"
+            )
+    db = Database(url)
+    if create:
+        return db
+    try:
+        current, head = migrate.current_revision(db.engine), migrate.head_revision(db.engine)
+    except SQLAlchemyError as exc:
+        _fail(
+            f"cannot reach the database at {parsed.render_as_string()}: {type(exc).__name__}: {exc}".splitlines()[
+                0
+            ]
+        )
+    if current != head:
+        _fail(
+            f"the database at {parsed.render_as_string()} is at revision {current or 'none'}, the newest is {head}: "
+            f"run `socialops db upgrade{f' --var-dir {settings.var_dir}' if settings.database_url == '' else ''}`"
+        )
+    return db
+
+
 # --- database -----------------------------------------------------------------------------------
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
+def db_upgrade(revision: str = "head", var_dir: VarDirOpt = None) -> None:
+    """Apply migrations up to REVISION (default: the newest); creates the embedded database if missing."""
     from db import migrate
-    from db.engine import Database
 
-    settings = _settings()
-    db = Database(settings.effective_database_url)
+    settings = _settings(var_dir=var_dir)
+    db = _database(settings, create=True)
     migrate.upgrade(db.engine, revision)
     typer.echo(f"database at revision {migrate.current_revision(db.engine)} ({db.engine.url.render_as_string()})")
     db.dispose()
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(var_dir: VarDirOpt = None) -> None:
     """Print the applied and the newest migration revision."""
     from db import migrate
-    from db.engine import Database
 
-    settings = _settings()
-    db = Database(settings.effective_database_url)
+    settings = _settings(var_dir=var_dir)
+    if settings.database_url == "" and not (settings.var_dir / "socialops.db").exists():
+        _fail(f"no database at {(settings.var_dir / 'socialops.db').resolve()}: run `socialops db upgrade` first")
+    db = _database(settings, create=True)
     typer.echo(f"current: {migrate.current_revision(db.engine)}  head: {migrate.head_revision(db.engine)}")
     db.dispose()
 
@@ -74,19 +118,18 @@ def users_create(
     name: str,
     role: Annotated[list[str], typer.Option("--role", "-r", help="Repeat for several roles.")],
     display_name: Annotated[str, typer.Option(help="Shown in the UI; defaults to NAME.")] = "",
+    var_dir: VarDirOpt = None,
 ) -> None:
     """Create a user with one or more roles and print its API token (shown once)."""
-    from db import accounts, audit, migrate
-    from db.engine import Database
+    from db import accounts, audit
     from domain.roles import parse_roles
 
-    settings = _settings()
+    settings = _settings(var_dir=var_dir)
     try:
         roles = parse_roles(role)
     except ValueError as exc:
         _fail(f"--role: {exc}", 2)
-    db = Database(settings.effective_database_url)
-    migrate.upgrade(db.engine)
+    db = _database(settings)
     with db.session() as session:
         try:
             user, token = accounts.create_user(session, name, roles, display_name)
@@ -108,13 +151,12 @@ def users_create(
 
 
 @users_app.command("token")
-def users_token(name: str, label: str = "cli") -> None:
+def users_token(name: str, label: str = "cli", var_dir: VarDirOpt = None) -> None:
     """Issue a new API token for an existing user (printed once)."""
     from db import accounts, audit
-    from db.engine import Database
 
-    settings = _settings()
-    db = Database(settings.effective_database_url)
+    settings = _settings(var_dir=var_dir)
+    db = _database(settings)
     with db.session() as session:
         user = accounts.get_user_by_name(session, name)
         if user is None or user.id is None:
@@ -130,16 +172,15 @@ def users_token(name: str, label: str = "cli") -> None:
 
 
 @users_app.command("list")
-def users_list() -> None:
+def users_list(var_dir: VarDirOpt = None) -> None:
     """List users and their roles."""
     from sqlmodel import select
 
     from db import accounts
-    from db.engine import Database
     from db.models import User
 
-    settings = _settings()
-    db = Database(settings.effective_database_url)
+    settings = _settings(var_dir=var_dir)
+    db = _database(settings)
     with db.session() as session:
         for user in session.exec(select(User).order_by(User.id)).all():  # type: ignore[arg-type]
             assert user.id is not None
@@ -208,16 +249,16 @@ def analyze_eval(
 @analyze_app.command("corrections")
 def analyze_corrections(
     output: Annotated[Path | None, typer.Option(help="CSV file to write (default: standard output)")] = None,
+    var_dir: VarDirOpt = None,
 ) -> None:
     """Export the watch queue's sentiment corrections as label,review CSV — for `analyze train --extra`."""
     import csv
     import io
 
-    from db.engine import Database
     from db.monitoring import sentiment_corrections
 
-    settings = _settings()
-    db = Database(settings.effective_database_url)
+    settings = _settings(var_dir=var_dir)
+    db = _database(settings)
     with db.session() as session:
         rows = sentiment_corrections(session)
     db.dispose()
@@ -261,11 +302,12 @@ def analyze_train(
 
 
 @app.command()
-def worker() -> None:
+def worker(var_dir: VarDirOpt = None) -> None:
     """Run a Temporal worker against SOCIALOPS_TEMPORAL_ADDRESS (production or embedded)."""
     from worker import run_worker
 
-    settings = _settings()
+    settings = _settings(var_dir=var_dir)
+    _database(settings).dispose()
     try:
         asyncio.run(run_worker(settings))
     except RuntimeError as exc:
@@ -276,6 +318,7 @@ def worker() -> None:
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address (SOCIALOPS_API_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (SOCIALOPS_API_PORT).")] = None,
+    var_dir: VarDirOpt = None,
 ) -> None:
     """Run the HTTP API (uvicorn)."""
     import uvicorn
@@ -284,7 +327,8 @@ def api(
     from core.embedded import port_in_use
     from core.warmup import settle
 
-    settings = _settings(api_host=host, api_port=port)
+    settings = _settings(api_host=host, api_port=port, var_dir=var_dir)
+    _database(settings).dispose()
     if port_in_use(settings.api_host, settings.api_port):
         _fail(f"port {settings.api_port} on {settings.api_host} is already in use (set --port)")
     app_ = create_app(settings)
@@ -451,6 +495,30 @@ def _seed_demo(settings: Settings, var: Path) -> None:
     typer.echo(f"demo users' API tokens: {path}")
 
 
+def _self_command(settings: Settings) -> str:
+    """This command as the person must type it: ``socialops`` when it is on PATH, else its path
+    (``.venv/bin/socialops`` after ``make run``)."""
+    import os
+    import shutil
+
+    me = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    found = shutil.which("socialops")
+    if me is None or (found and Path(found).resolve() == me):
+        return "socialops"
+    try:
+        return os.path.relpath(me)
+    except ValueError:
+        return str(me)
+
+
+def _var_flag(settings: Settings) -> str:
+    from core.settings import DEFAULT_VAR_DIR
+
+    return (
+        "" if settings.var_dir.resolve() == Path(DEFAULT_VAR_DIR).resolve() else f" --var-dir {settings.var_dir}"
+    )
+
+
 def _banner(settings: Settings, ui_port: int, var: Path, admin_token: str | None) -> None:
     lines = [
         "",
@@ -469,7 +537,7 @@ def _banner(settings: Settings, ui_port: int, var: Path, admin_token: str | None
             "  e.g.  curl -H 'Authorization: Bearer <token>' " + settings.api_base_url + "/me",
         ]
     else:
-        lines += ["", "  Need a token?  socialops users token admin"]
+        lines += ["", f"  Need a token?  {_self_command(settings)} users token admin{_var_flag(settings)}"]
     typer.echo("\n".join(lines) + "\n", err=False)
     sys.stdout.flush()
 

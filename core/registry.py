@@ -9,7 +9,7 @@ from typing import Any
 from activities.content import ContentActivities
 from activities.emergency import EmergencyActivities
 from activities.inbox import InboxActivities
-from activities.monitoring import MonitoringActivities
+from activities.monitoring import FeedFetcher, MonitoringActivities, http_feed
 from activities.notify import NotificationActivities
 from activities.system import SystemActivities
 from connectors.base import PlatformConnector
@@ -18,12 +18,14 @@ from connectors.registry import ConnectorRegistry
 from db.engine import Database
 from workflows.content import ContentWorkflow
 from workflows.emergency import DrillWorkflow, EmergencyWorkflow, IncidentTaskWorkflow
-from workflows.interaction import AccountPollWorkflow, InteractionWorkflow
+from workflows.inbox_poll import AccountPollWorkflow
+from workflows.interaction import InteractionWorkflow
 from workflows.monitoring import MonitoringWorkflow
-from workflows.system import SystemCheckWorkflow
+from workflows.system import ReconcilerWorkflow, SystemCheckWorkflow
 
 WORKFLOWS: list[type] = [
     SystemCheckWorkflow,
+    ReconcilerWorkflow,
     ContentWorkflow,
     EmergencyWorkflow,
     IncidentTaskWorkflow,
@@ -41,6 +43,7 @@ class Dependencies:
     db: Database
     connectors: dict[str, PlatformConnector] = field(default_factory=dict)
     notifiers: list[Notifier] | None = None  # None: the log notifier only
+    fetch_feed: FeedFetcher = http_feed  # RSS sources' fetcher
 
 
 def activities(deps: Dependencies) -> list[Callable[..., Any]]:
@@ -49,10 +52,11 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     content = ContentActivities(deps.db, registry)
     emergency = EmergencyActivities(deps.db, registry)
     notify = NotificationActivities(deps.db, deps.notifiers)
-    monitoring = MonitoringActivities(deps.db, registry)
+    monitoring = MonitoringActivities(deps.db, registry, deps.fetch_feed)
     inbox = InboxActivities(deps.db, registry)
     return [
         system.check_database,
+        system.dispatch_pending_starts,
         content.sync_projection,
         content.save_version,
         content.compliance_scan,
@@ -71,6 +75,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         monitoring.sweep,
         monitoring.escalate,
         inbox.poll_account,
+        inbox.mark_started,
         inbox.assign,
         inbox.reply,
         inbox.set_visibility,

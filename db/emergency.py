@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
+from db import outbox
 from db.models import Incident, IncidentPlanRow, RiskMatrixRow, StatementTemplateRow
+from domain import ids
 from domain.emergency import DrillScenario, Evidence, IncidentInput, IncidentPlan, Mode
 from domain.risk import RiskLevel, RiskMatrix, default_matrix
 
@@ -75,8 +77,13 @@ def open_incident(
     topic: str = "",
     mode: Mode = Mode.real,
     drill: DrillScenario | None = None,
+    record_start: bool = True,
 ) -> tuple[Incident, IncidentInput]:
-    """Insert the incident row (flushed, not committed) and build the workflow input from current plans."""
+    """Insert the incident row (flushed, not committed) and build the workflow input from current plans.
+
+    With ``record_start`` the process start is recorded in the same transaction (db/outbox.py); a caller
+    that starts the workflow itself, durably (a drill's child workflow), passes False.
+    """
     plans, versions = current_plans(session)
     if set(plans) != {RiskLevel.low, RiskLevel.medium, RiskLevel.high}:
         raise ValueError("plans: a plan for each of low, medium and high is required")
@@ -92,7 +99,7 @@ def open_incident(
     session.add(row)
     session.flush()
     assert row.id is not None
-    row.workflow_id = f"incident-{row.id}"
+    row.workflow_id = ids.incident(row.id)
     m = matrix(session)
     inp = IncidentInput(
         incident_id=row.id,
@@ -107,4 +114,6 @@ def open_incident(
         matrix_cells={i.value: {k.value: v.value for k, v in row_.items()} for i, row_ in m.cells.items()},
         drill=drill,
     )
+    if record_start:
+        outbox.add_start(session, row.workflow_id, "EmergencyWorkflow", inp, summary=f"事件 #{row.id}：{title}")
     return row, inp

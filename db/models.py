@@ -202,6 +202,20 @@ class CrisisHold(SQLModel, table=True):
     changed_at: datetime = _ts()
 
 
+class CrisisHoldHolder(SQLModel, table=True):
+    """Who holds the crisis hold: each active high incident (``incident-12``) or a person (``manual``).
+
+    Publishing is held while any holder remains; the ``crisis_hold`` row mirrors the latest change.
+    """
+
+    __tablename__ = "crisis_hold_holders"
+
+    holder: str = Field(primary_key=True, max_length=100)
+    reason: str = Field(default="", max_length=2000)
+    set_by: str = Field(default="", max_length=64)
+    set_at: datetime = _ts()
+
+
 class Notification(SQLModel, table=True):
     """What the system told people (reminders, escalations, alerts). Delivery channels come later."""
 
@@ -512,3 +526,33 @@ class InboxPolicyRow(SQLModel, table=True):
     policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     updated_by: str = Field(default="system", max_length=64)
     updated_at: datetime = _ts()
+
+
+# --- record and process born together (outbox) --------------------------------------------------------------
+
+
+class ProcessStart(SQLModel, table=True):
+    """A workflow start (or signal-with-start) written in the same transaction as the record it belongs to.
+
+    The API dispatches it right after the commit; the reconciler Schedule dispatches whatever is still
+    pending (a crash, Temporal unavailable). Starting is idempotent — the workflow id is derived from the
+    record, and a running or finished workflow with that id counts as started — so dispatching twice is
+    harmless and an item is processed exactly once.
+    """
+
+    __tablename__ = "process_starts"
+    __table_args__ = (Index("ix_process_starts_pending", "dispatched_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300, unique=True)  # the workflow id, or id + signal + batch for a signal
+    workflow_id: str = Field(max_length=200, index=True)
+    workflow: str = Field(max_length=100)  # the workflow type name
+    input: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    summary: str = Field(default="", max_length=200)
+    signal: str = Field(default="", max_length=64)
+    signal_input: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    reuse_closed_id: bool = Field(default=False)  # a signal to a long-lived process may restart it
+    created_at: datetime = _ts()
+    dispatched_at: datetime | None = _ts_optional()
+    attempts: int = Field(default=0)
+    last_error: str = Field(default="", max_length=2000)

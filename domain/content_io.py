@@ -31,7 +31,11 @@ class SaveVersionInput(BaseModel):
 class HoldStatus(BaseModel):
     active: bool
     reason: str = ""
-    incident_id: str = ""
+    incident_id: str = ""  # the latest holder, when it is an incident
+    holders: list[str] = []  # every holder: incident workflow ids, "manual"
+
+
+HOLD_RELEASED_SIGNAL = "hold_released_signal"  # ContentWorkflow's signal: the hold was lifted, ask ops_head
 
 
 class PublishInput(BaseModel):

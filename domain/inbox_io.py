@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -149,3 +149,19 @@ class SaveFaq(BaseModel):
     answer: str
     by: str
     interaction_id: int
+
+
+class PollInput(BaseModel):
+    """``inbox-poll-{platform}-{account}``: poll every ``every`` from ``since`` (None: one interval ago)."""
+
+    platform: Platform
+    account: str
+    every: timedelta = timedelta(minutes=5)
+    since: datetime | None = None
+
+
+class PollWindow(BaseModel):
+    platform: Platform
+    account: str
+    since: datetime
+    until: datetime

@@ -134,6 +134,8 @@ def adapt(version: VersionContent, target: Target, fmt: ContentFormat) -> Adapte
     rules = RULES[target.platform]
     own = version.variants.get(target.platform)
     title = (own.title if own and own.title is not None else version.title).strip()
+    if rules.max_title_chars.value is None:  # the platform's post has no title field (Weibo, Kuaishou)
+        title = ""
     body = (own.body if own and own.body is not None else version.body).strip()
     topics = own.topics if own and own.topics else version.topics
     if topics:

@@ -1,6 +1,8 @@
-"""Payloads of the system self-check process."""
+"""Payloads of the system processes: the self-check and the outbox reconciler."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from pydantic import BaseModel
 
@@ -19,3 +21,14 @@ class DatabaseCheckResult(BaseModel):
 class SystemCheckResult(BaseModel):
     worker_identity: str
     database: DatabaseCheckResult
+
+
+class ReconcileInput(BaseModel):
+    """The reconciler's sweep: outbox rows older than ``grace`` are dispatched."""
+
+    grace: timedelta = timedelta(seconds=30)
+
+
+class ReconcileResult(BaseModel):
+    started: list[str] = []
+    failed: list[str] = []

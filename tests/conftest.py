@@ -157,6 +157,9 @@ class DevServer:
 
 # The dev server expires idle long polls this often, so a stopped worker is visible quickly in tests.
 TEST_LONG_POLL_SECONDS = 2
+# A namespace of its own for a test whose workflow ids must not meet another test's (ids restart with
+# each test's fresh database, and the dev server is shared by the session).
+ISOLATED_NAMESPACE = "isolated"
 
 
 @pytest.fixture(scope="session")
@@ -180,6 +183,8 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
                 "warn",
                 "--dynamic-config-value",
                 f'matching.longPollExpirationInterval="{TEST_LONG_POLL_SECONDS}s"',
+                "--namespace",
+                ISOLATED_NAMESPACE,
                 *dev_server_search_attribute_flags(),
             ],
             stdout=out,

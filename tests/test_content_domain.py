@@ -103,6 +103,7 @@ def test_adaptation_applies_each_platforms_rules() -> None:
     )
     weibo = adapt(v, Target(platform=Platform.weibo, account="w"), ContentFormat.image_text)
     assert weibo.body == "微博专用文案 #新品#" and weibo.errors == []
+    assert weibo.title == ""  # a Weibo status has no title field: the variant carries none
     wechat = adapt(v, Target(platform=Platform.wechat_oa, account="x"), ContentFormat.image_text)
     assert {e.code for e in wechat.errors} == {"title_too_long", "cover_required"}
     kuaishou = adapt(v, Target(platform=Platform.kuaishou, account="k"), ContentFormat.image_text)

@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inbox import store_items
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
+from db.inbox import store_items
 from db.models import FaqRow, FeedbackRecord, Shift
+from domain import ids
 from domain.inbox import AuthorContext, InboxPolicy, Intent, classify
 from domain.inbox_io import FeedbackOutcome, FeedbackRequest, NoteRequest, ReplyRequest
 from domain.kernel import Actor, Platform, WorkCalendarConfig
@@ -91,15 +92,16 @@ def set_policy(db: Database, policy: InboxPolicy) -> None:
 async def start(
     env: WorkflowEnvironment, worker: Any, db: Database, text: str, n: int, **extra: Any
 ) -> WorkflowHandle[Any, Any]:
-    from activities.inbox import start_interactions
+    from core.dispatch import dispatch
 
     seed_accounts(db)
     inputs = store_items(
         db, Platform.weibo, "brand_weibo", [{"external_id": f"c-{n}", "text": text, "author": f"用户{n}", **extra}]
     )
     assert len(inputs) == 1
-    await start_interactions(env.client, worker.task_queue, inputs)
-    return env.client.get_workflow_handle(f"interaction-weibo-c-{n}")
+    res = await dispatch(env.client, db, worker.task_queue, keys=[ids.interaction(Platform.weibo, f"c-{n}")])
+    assert res.started == [f"interaction-weibo-c-{n}"], res
+    return env.client.get_workflow_handle(ids.interaction(Platform.weibo, f"c-{n}"))
 
 
 async def state(h: WorkflowHandle[Any, Any], check: Any, what: str) -> Any:
@@ -217,10 +219,18 @@ async def test_feedback_loop_tells_the_user(
     async with content_worker(env.client, db, sandbox) as w:
         h = await start(env, w, db, "建议暖手宝增加定时关机功能，希望能考虑", 9)
         await state(h, lambda s: s.status == "assigned", "assigned")
-        await h.execute_update(
-            InteractionWorkflow.open_feedback,
-            FeedbackRequest(actor=AGENT, category="功能建议", department="product", summary="定时关机"),
+        # A double click: two requests at once open one feedback record, the other is refused.
+        both = await asyncio.gather(
+            *(
+                h.execute_update(
+                    InteractionWorkflow.open_feedback,
+                    FeedbackRequest(actor=AGENT, category="功能建议", department="product", summary="定时关机"),
+                )
+                for _ in range(2)
+            ),
+            return_exceptions=True,
         )
+        assert sum(isinstance(b, WorkflowUpdateFailedError) for b in both) == 1, both
         await h.execute_update(
             InteractionWorkflow.reply,
             ReplyRequest(actor=AGENT, text="感谢建议，已转产品部门。", request_key="r-9", save_as_faq=""),

@@ -49,6 +49,7 @@ from domain.sentiment import Sentiment
 from tests.conftest import test_settings
 from tests.content_helpers import content_worker
 from tests.emergency_helpers import seed_team
+from tests.waiting import until
 from workflows.emergency import EmergencyWorkflow
 from workflows.monitoring import MonitoringWorkflow
 
@@ -357,6 +358,47 @@ async def test_high_risk_webhook_opens_one_incident_and_watch_queue(
     assert len(items) == 2
 
 
+async def test_health_answers_while_a_1000_item_batch_is_analysed(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The webhook's analysis and storage run off the event loop: /health answers in the middle of it."""
+    import api.routes.monitoring as routes
+
+    secret = (
+        await api.call(
+            "rc", "POST", "/monitoring/sources", {"key": "bulk", "kind": "webhook", "authority": "social"}
+        )
+    ).json()["secret"]
+    assert (await api.call("rc", "POST", "/monitoring/topics", SPEC.model_dump(mode="json"))).status_code == 201
+    inside, release = threading.Event(), threading.Event()
+    real = routes.ingest
+
+    def held_ingest(*args: Any, **kw: Any) -> Any:
+        inside.set()
+        assert release.wait(60), "never released"
+        return real(*args, **kw)
+
+    monkeypatch.setattr(routes, "ingest", held_ingest)
+    batch = {
+        "items": [
+            {
+                "external_id": f"bulk-{i}",
+                "text": f"恒星科技暖手宝第{i}天用着还行，就是充电有点慢",
+                "author": f"u{i}",
+            }
+            for i in range(1000)
+        ]
+    }
+    post = asyncio.create_task(api.post_signed("bulk", secret, batch))
+    await until(inside.is_set, "the batch reached its analysis")
+    health = await asyncio.wait_for(api.client.get("/health"), 30)  # a blocked loop would never answer
+    assert health.status_code in (200, 503) and "components" in health.json()
+    assert not post.done()  # it answered while the batch was still being analysed
+    release.set()
+    r = await post
+    assert r.status_code == 200 and r.json()["stored"] == 1000, r.text
+
+
 # --- sources, escalation, running workflow ----------------------------------------------------------------------
 
 
@@ -415,6 +457,23 @@ def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database:
         acts.sweep, SweepInput(spec=broken, window_start=now, now=now + timedelta(hours=2))
     )
     assert res.errors and res.errors[0].startswith("dead:")
+
+
+def test_the_feed_fetcher_is_injected(sqlite_database: Database) -> None:
+    spec = SPEC.model_copy(update={"sources": ["wire"]})
+    add_topic(sqlite_database, spec, [MonitorSource(key="wire", kind="rss", url="feed://wire", authority="news")])
+    asked: list[str] = []
+
+    def offline(url: str) -> bytes:
+        asked.append(url)
+        return (FIXTURES / "news_feed.xml").read_bytes()
+
+    acts = MonitoringActivities(sqlite_database, ConnectorRegistry(sqlite_database, {}), fetch_feed=offline)
+    now = datetime.now(UTC)
+    res = ActivityEnvironment().run(
+        acts.sweep, SweepInput(spec=spec, window_start=now - timedelta(hours=1), now=now)
+    )
+    assert asked == ["feed://wire"] and res.fetched == 3 and res.stored == 2 and res.errors == []
 
 
 async def test_simultaneous_high_risk_hits_open_exactly_one_incident(

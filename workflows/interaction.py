@@ -10,6 +10,7 @@ routed to its department and, once resolved, the user is told the outcome.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -65,6 +66,8 @@ class InteractionWorkflow:
         self.unhidden = False
         self.feedback_outcome: FeedbackOutcome | None = None
         self.escalated_by_hand = False
+        self.opening_feedback = False  # reserved before the activity runs: a second request is refused
+        self.lock = asyncio.Lock()  # handlers that await and change the item's visibility or routing
 
     @workflow.query
     def current(self) -> InteractionState:
@@ -108,12 +111,13 @@ class InteractionWorkflow:
 
     @workflow.update
     async def assign(self, req: AssignRequest) -> InteractionState:
-        self.state.assignee = req.user
-        self._log("assigned", req.actor.name, req.user)
-        if self.state.status == "new":
-            self.state.status = "assigned"
-        await self._project()
-        return self.state
+        async with self.lock:  # two assignments at once: the projection shows the last one applied
+            self.state.assignee = req.user
+            self._log("assigned", req.actor.name, req.user)
+            if self.state.status == "new":
+                self.state.status = "assigned"
+            await self._project()
+            return self.state
 
     @assign.validator
     def _check_assign(self, req: AssignRequest) -> None:
@@ -146,12 +150,13 @@ class InteractionWorkflow:
 
     @workflow.update
     async def set_hidden(self, req: NoteRequest) -> InteractionState:
-        hide = req.note != "unhide"
-        was_hidden = self.state.status == "hidden"
-        await self._visibility(hide, req.actor.name)
-        if not hide and was_hidden:
-            self.unhidden = True
-        return self.state
+        async with self.lock:  # hide and unhide at once: applied one after the other, in arrival order
+            hide = req.note != "unhide"
+            was_hidden = self.state.status == "hidden"
+            await self._visibility(hide, req.actor.name)
+            if not hide and was_hidden:
+                self.unhidden = True
+            return self.state
 
     @set_hidden.validator
     def _check_hidden(self, req: NoteRequest) -> None:
@@ -159,7 +164,8 @@ class InteractionWorkflow:
 
     @workflow.update
     async def escalate(self, req: NoteRequest) -> InteractionState:
-        await self._escalate(f"人工升级：{req.note}", Role.ops_head.value, "manual")
+        async with self.lock:
+            await self._escalate(f"人工升级：{req.note}", Role.ops_head.value, "manual")
         self._log("escalated", req.actor.name, req.note)
         return self.state
 
@@ -170,6 +176,7 @@ class InteractionWorkflow:
 
     @workflow.update
     async def open_feedback(self, req: FeedbackRequest) -> InteractionState:
+        self.opening_feedback = True
         due = WorkCalendar(self.inp.policy.calendar).add(
             workflow.now(), timedelta(hours=9 * self.inp.policy.feedback_days)
         )
@@ -202,7 +209,7 @@ class InteractionWorkflow:
     @open_feedback.validator
     def _check_feedback(self, req: FeedbackRequest) -> None:
         self._require_agent(req.actor)
-        if self.state.feedback_id is not None:
+        if self.state.feedback_id is not None or self.opening_feedback:
             raise conflict("stage", "feedback is already open for this item")
         if self.state.status in ("closed", "hidden"):
             raise conflict("stage", f"the item is {self.state.status}")
@@ -485,25 +492,3 @@ class InteractionWorkflow:
 
     def _log(self, kind: str, actor: str, detail: str) -> None:
         self.state.history.append(HistoryEntry(at=workflow.now(), kind=kind, actor=actor, detail=detail))
-
-
-@workflow.defn
-class AccountPollWorkflow:
-    """``inbox-poll-{platform}-{account}``: pulls new comments/DMs/mentions on an interval."""
-
-    @workflow.run
-    async def run(self, platform: str, account: str, every_s: int, since: datetime | None = None) -> None:
-        from domain.kernel import Platform
-
-        last = since or workflow.now() - timedelta(seconds=every_s)
-        for _ in range(200):
-            now = workflow.now()
-            await workflow.execute_activity_method(
-                InboxActivities.poll_account,
-                args=[Platform(platform), account, last, now],
-                start_to_close_timeout=timedelta(minutes=5),
-                retry_policy=RETRY,
-            )
-            last = now
-            await workflow.sleep(timedelta(seconds=every_s))
-        workflow.continue_as_new(args=[platform, account, every_s, last])

@@ -1,34 +1,22 @@
-"""Read the append-only audit log (admin, risk & compliance, leadership)."""
+"""``/audit`` — the append-only audit log of every accepted change."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
 
 from api.deps import SessionDep, require_roles
+from api.schemas.audit_log import AuditPublic
 from db import audit
 from db.accounts import Principal
 from domain.roles import Role
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"])
 
 
-class AuditPublic(BaseModel):
-    id: int
-    at: datetime
-    actor_id: int | None
-    actor_name: str
-    roles: list[str]
-    action: str
-    target: str
-    request_id: str
-    detail: dict[str, Any]
-
-
-@router.get("/audit", response_model=list[AuditPublic])
+@router.get("", response_model=list[AuditPublic])
 def list_audit(
     _: Annotated[Principal, Depends(require_roles(Role.admin, Role.risk_compliance, Role.leadership))],
     session: SessionDep,

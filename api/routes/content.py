@@ -1,4 +1,4 @@
-"""Content lifecycle (R-4.1): plan, versions, submit, review, schedule, hold release, retract, correct."""
+"""``/content`` — the content lifecycle: plan, versions, self-check, four-step review, publish, track (R-4.1)."""
 
 from __future__ import annotations
 
@@ -9,33 +9,54 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AwareDatetime
 from sqlmodel import col, select
 
+from api import resources
 from api import workflows as wf
-from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
+from api.deps import (
+    AnyUserDep,
+    DbDep,
+    MaybeTemporalDep,
+    RequestIdDep,
+    ReviewerDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    require_roles,
+)
 from api.errors import ApiError, bad_request, from_request, not_found
+from api.resources import ContentItemDep
+from api.schemas.content import (
+    ContentCreate,
+    ContentDetailPublic,
+    ContentPublic,
+    CorrectionCreate,
+    FeedUrlPublic,
+    OverrideIn,
+    ReasonIn,
+    RequiredReasonIn,
+    RescheduleIn,
+    ReviewCreate,
+    SubmitIn,
+    VersionCreate,
+    VersionPublic,
+)
 from api.workflows import actor
 from core.settings import Settings
-from db import audit
+from db import audit, outbox
 from db.accounts import Principal
-from db.models import ContentItem, ContentPublication, ContentVersion, PlatformAccount, User
+from db.models import ContentItem, ContentPublication, ContentVersion, PlatformAccount, ProcessStart, User
+from domain import ids
 from domain.content import (
-    REVIEW_STAGES,
-    STAGE_ROLES,
     ContentFormat,
     ContentPlan,
     ContentState,
     ContentWorkflowInput,
-    Decision,
     Goal,
-    KpiTargets,
-    MediaRef,
     OverrideRequest,
-    PlatformVariant,
     ReasonRequest,
     RescheduleRequest,
-    Resources,
     ReviewRequest,
     ReviewSla,
     ReviseRequest,
@@ -52,158 +73,13 @@ from domain.platform_rules import rules_table
 from domain.roles import Role
 from workflows.content import ContentWorkflow
 
-router = APIRouter(tags=["content"])
+router = APIRouter(prefix="/content", tags=["content"])
 
 AUTHORS = (Role.content_creator, Role.ops_head, Role.marketing)
-REVIEWERS = (Role.risk_compliance, Role.ops_head, Role.marketing, Role.business_reviewer, Role.leadership)
 AuthorDep = Annotated[Principal, Depends(require_roles(*AUTHORS))]
-ReviewerDep = Annotated[Principal, Depends(require_roles(*REVIEWERS))]
-AnyUserDep = Annotated[Principal, Depends(authenticated())]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 # --- schemas -------------------------------------------------------------------------------------
-
-
-class VersionIn(BaseModel):
-    title: str = Field(default="", max_length=500)
-    body: str = Field(min_length=1, max_length=50_000)
-    media: list[MediaRef] = Field(default_factory=list, max_length=50)
-    topics: list[str] = Field(default_factory=list, max_length=20)
-    variants: dict[Platform, PlatformVariant] = Field(default_factory=dict)
-    facts_flagged: bool = False
-
-    def to_content(self) -> VersionContent:
-        return VersionContent(**self.model_dump())
-
-
-class ContentCreate(VersionIn):
-    goal: Goal
-    audience: str = Field(default="", max_length=500)
-    core_message: str = Field(default="", max_length=1000)
-    theme: str = Field(default="", max_length=200)
-    format: ContentFormat
-    targets: list[Target] = Field(min_length=1, max_length=20)
-    publish_at: AwareDatetime
-    resources: Resources = Field(default_factory=Resources)
-    kpi: KpiTargets = Field(default_factory=KpiTargets)
-
-    @field_validator("publish_at")
-    @classmethod
-    def _future(cls, v: datetime) -> datetime:
-        if v <= datetime.now(UTC) + timedelta(minutes=1):
-            raise ValueError("must be at least a minute in the future")
-        return v
-
-
-class ReviseIn(VersionIn):
-    note: str = Field(default="", max_length=2000)
-
-
-class SubmitIn(BaseModel):
-    version_hash: str | None = Field(default=None, min_length=64, max_length=64)
-
-
-class ReviewIn(BaseModel):
-    stage: Stage
-    version_hash: str = Field(min_length=64, max_length=64)
-    decision: Decision
-    notes: str = Field(default="", max_length=5000)
-
-
-class OverrideIn(BaseModel):
-    version_hash: str = Field(min_length=64, max_length=64)
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class RescheduleIn(BaseModel):
-    publish_at: AwareDatetime
-
-
-class ReasonIn(BaseModel):
-    reason: str = Field(default="", max_length=2000)
-
-
-class RequiredReasonIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class CorrectionIn(VersionIn):
-    reason: str = Field(min_length=1, max_length=2000)
-    publish_at: AwareDatetime
-
-
-class ContentSummary(BaseModel):
-    id: int
-    title: str
-    stage: str
-    owner: str
-    goal: str
-    format: str
-    platforms: list[str]
-    targets: list[dict[str, Any]]
-    publish_at: datetime
-    current_version: int
-    version_hash: str
-    corrects_id: int | None
-    expedited: bool
-    updated_at: datetime
-
-
-class ContentDetail(ContentSummary):
-    audience: str
-    core_message: str
-    theme: str
-    resources: dict[str, Any]
-    kpi: dict[str, Any]
-    summary: dict[str, Any] | None
-    corrections: list[int]
-    versions: list[VersionRecord]
-    state: ContentState | None
-    state_error: str | None = None
-
-
-class VersionDetail(BaseModel):
-    number: int
-    hash: str
-    author: str
-    note: str
-    created_at: datetime
-    content: VersionContent
-
-
-# --- helpers -------------------------------------------------------------------------------------
-
-
-def workflow_id(content_id: int) -> str:
-    return f"content-{content_id}"
-
-
-def _summary(item: ContentItem) -> ContentSummary:
-    assert item.id is not None
-    return ContentSummary(
-        id=item.id,
-        title=item.title,
-        stage=item.stage,
-        owner=item.owner_name,
-        goal=item.goal,
-        format=item.format,
-        platforms=[p for p in item.platforms.split(",") if p],
-        targets=item.targets,
-        publish_at=item.publish_at,
-        current_version=item.current_version,
-        version_hash=item.version_hash,
-        corrects_id=item.corrects_id,
-        expedited=item.expedited,
-        updated_at=item.updated_at,
-    )
-
-
-def _item(session: SessionDep, content_id: int) -> ContentItem:
-    item = session.get(ContentItem, content_id)
-    if item is None:
-        raise not_found("content", content_id)
-    return item
 
 
 def _check_targets(session: SessionDep, targets: list[Target]) -> None:
@@ -217,16 +93,16 @@ def _check_targets(session: SessionDep, targets: list[Target]) -> None:
             raise bad_request(f"targets.{i}.account", f"no active {t.platform.value} account named {t.account!r}")
 
 
-async def _start(
+def _record(
     session: SessionDep,
-    client: TemporalDep,
     settings: Settings,
     principal: Principal,
     plan: ContentPlan,
     version: VersionContent,
     *,
     corrects_id: int | None = None,
-) -> ContentItem:
+) -> tuple[ContentItem, ProcessStart]:
+    """The item, its first version and its process start — one transaction, no await (db/outbox.py)."""
     item = ContentItem(
         owner_id=principal.user_id,
         owner_name=principal.name,
@@ -247,7 +123,7 @@ async def _start(
     session.add(item)
     session.flush()
     assert item.id is not None
-    item.workflow_id = workflow_id(item.id)
+    item.workflow_id = ids.content(item.id)
     digest = version.content_hash()
     item.version_hash = digest
     session.add(
@@ -272,35 +148,32 @@ async def _start(
         sla=ReviewSla(hours=settings.content_review_sla_hours, business_hours=settings.content_sla_business_hours),
         checkpoints=[timedelta(hours=h) for h in settings.content_checkpoints_hours],
     )
-    try:
-        await client.start_workflow(
-            ContentWorkflow.run,
-            inp,
-            id=item.workflow_id,
-            task_queue=settings.task_queue,
-            static_summary=f"内容 #{item.id}：{version.title or version.body[:20]}",
-        )
-    except Exception as exc:
-        session.rollback()
-        raise ApiError(503, "temporal_unavailable", f"could not start the content process: {exc}") from exc
-    return item
+    start = outbox.add_start(
+        session,
+        item.workflow_id,
+        "ContentWorkflow",
+        inp,
+        summary=f"内容 #{item.id}：{version.title or version.body[:20]}",
+    )
+    return item, start
 
 
 # --- routes --------------------------------------------------------------------------------------
 
 
-@router.post("/content", response_model=ContentSummary, status_code=201, summary="Plan a content item (R-4.1.1)")
+@router.post("", response_model=ContentPublic, status_code=201, summary="Plan a content item (R-4.1.1)")
 async def create_content(
     body: ContentCreate,
     principal: AuthorDep,
     session: SessionDep,
-    client: TemporalDep,
+    client: MaybeTemporalDep,
+    db: DbDep,
     settings: SettingsDep,
     rid: RequestIdDep,
-) -> ContentSummary:
+) -> ContentPublic:
     _check_targets(session, body.targets)
     plan = from_request(ContentPlan, **body.model_dump(include=set(ContentPlan.model_fields)))
-    item = await _start(session, client, settings, principal, plan, body.to_content())
+    item, start = _record(session, settings, principal, plan, body.to_content())
     audit.record(
         session,
         principal,
@@ -310,10 +183,11 @@ async def create_content(
         {"title": body.title, "publish_at": body.publish_at.isoformat()},
     )
     session.commit()
-    return _summary(item)
+    running = await wf.start_recorded(client, db, settings.task_queue, [start.key])
+    return ContentPublic.of(item, starting=item.workflow_id not in running)
 
 
-@router.get("/content", response_model=list[ContentSummary], summary="Calendar / list (R-4.1.1)")
+@router.get("", response_model=list[ContentPublic], summary="Calendar / list (R-4.1.1)")
 def list_content(
     _: AnyUserDep,
     session: SessionDep,
@@ -323,8 +197,8 @@ def list_content(
     owner: str | None = None,
     stage: Stage | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> list[ContentSummary]:
-    return [_summary(i) for i in _query(session, start, end, platform, owner, stage, limit)]
+) -> list[ContentPublic]:
+    return [ContentPublic.of(i) for i in _query(session, start, end, platform, owner, stage, limit)]
 
 
 def _query(
@@ -357,19 +231,15 @@ def feed_key(settings: Settings, user_id: int) -> str:
     return hmac.new(secret, f"ics:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-class FeedUrl(BaseModel):
-    url: str
-
-
-@router.get("/content/calendar-feed", response_model=FeedUrl, summary="A private .ics URL for calendar apps")
-def calendar_feed_url(principal: AnyUserDep, settings: SettingsDep, request: Request) -> FeedUrl:
+@router.get("/calendar-feed", response_model=FeedUrlPublic, summary="A private .ics URL for calendar apps")
+def calendar_feed_url(principal: AnyUserDep, settings: SettingsDep, request: Request) -> FeedUrlPublic:
     base = str(request.base_url).rstrip("/")
-    return FeedUrl(
+    return FeedUrlPublic(
         url=f"{base}/content/calendar.ics?user={principal.user_id}&key={feed_key(settings, principal.user_id)}"
     )
 
 
-@router.get("/content/calendar.ics", summary="The publishing schedule as iCalendar (bearer token or feed key)")
+@router.get("/calendar.ics", summary="The publishing schedule as iCalendar (bearer token or feed key)")
 async def calendar_ics(
     request: Request,
     session: SessionDep,
@@ -403,28 +273,23 @@ async def calendar_ics(
     return Response(body, media_type="text/calendar; charset=utf-8")
 
 
-@router.get("/content/platform-rules", summary="Per-platform adaptation rules with sources (R-4.1.4)")
+@router.get("/platform-rules", summary="Per-platform adaptation rules with sources (R-4.1.4)")
 def platform_rules(_: AnyUserDep) -> list[dict[str, object]]:
     return rules_table()
 
 
-@router.get("/content/{content_id}", response_model=ContentDetail)
-async def get_content(content_id: int, _: AnyUserDep, session: SessionDep, request: Request) -> ContentDetail:
-    item = _item(session, content_id)
+@router.get("/{content_id}", response_model=ContentDetailPublic)
+async def get_content(
+    content_id: int, _: AnyUserDep, session: SessionDep, client: MaybeTemporalDep
+) -> ContentDetailPublic:
+    item = resources.content_item(content_id, session)
     versions = session.exec(
         select(ContentVersion).where(ContentVersion.content_id == content_id).order_by(col(ContentVersion.number))
     ).all()
     corrections = session.exec(select(ContentItem.id).where(ContentItem.corrects_id == content_id)).all()
-    state, error = None, None
-    try:
-        client = await request.app.state.temporal.get()
-        state = await wf.query(client, item.workflow_id, ContentWorkflow.current)
-    except ApiError as exc:
-        error = exc.message
-    except Exception as exc:  # Temporal down: the record still answers
-        error = f"live state unavailable: {exc}"
-    return ContentDetail(
-        **_summary(item).model_dump(),
+    state, error = await wf.live_state(client, session, item.workflow_id, ContentWorkflow.current)
+    return ContentDetailPublic(
+        **ContentPublic.of(item).model_dump(),
         audience=item.audience,
         core_message=item.core_message,
         theme=item.theme,
@@ -441,15 +306,15 @@ async def get_content(content_id: int, _: AnyUserDep, session: SessionDep, reque
     )
 
 
-@router.get("/content/{content_id}/versions/{number}", response_model=VersionDetail)
-def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep) -> VersionDetail:
-    _item(session, content_id)
+@router.get("/{content_id}/versions/{number}", response_model=VersionPublic)
+def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep) -> VersionPublic:
+    resources.content_item(content_id, session)
     v = session.exec(
         select(ContentVersion).where(ContentVersion.content_id == content_id, ContentVersion.number == number)
     ).first()
     if v is None:
         raise not_found(f"version of content {content_id}", number)
-    return VersionDetail(
+    return VersionPublic(
         number=v.number,
         hash=v.hash,
         author=v.author,
@@ -459,66 +324,40 @@ def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep
     )
 
 
-async def _update(
-    session: SessionDep,
-    client: TemporalDep,
-    principal: Principal,
-    content_id: int,
-    update: Any,
-    arg: Any,
-    action: str,
-    rid: str,
-    detail: dict[str, Any],
-) -> Any:
-    item = _item(session, content_id)
-    return await wf.update_and_audit(
-        session,
-        client,
-        principal,
-        item.workflow_id,
-        update,
-        arg,
-        action=action,
-        target=f"content:{content_id}",
-        request_id=rid,
-        detail=detail,
-    )
-
-
 @router.post(
-    "/content/{content_id}/versions",
+    "/{content_id}/versions",
     response_model=VersionRecord,
     status_code=201,
     summary="Edit: a new immutable version",
 )
 async def revise(
     content_id: int,
-    body: ReviseIn,
+    item: ContentItemDep,
+    body: VersionCreate,
     principal: AuthorDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> VersionRecord:
     req = ReviseRequest(actor=actor(principal), content=body.to_content(), note=body.note)
-    rec: VersionRecord = await _update(
+    rec: VersionRecord = await wf.send(
         session,
         client,
         principal,
-        content_id,
+        rid,
+        item,
         ContentWorkflow.revise,
         req,
-        "content.revise",
-        rid,
-        {"note": body.note},
+        action="content.revise",
+        detail={"note": body.note},
     )
     return rec
 
 
-@router.post(
-    "/content/{content_id}/submit", response_model=SubmitResult, summary="Self-check and submit (R-4.1.2)"
-)
+@router.post("/{content_id}/submit", response_model=SubmitResult, summary="Self-check and submit (R-4.1.2)")
 async def submit(
     content_id: int,
+    item: ContentItemDep,
     body: SubmitIn,
     principal: AuthorDep,
     session: SessionDep,
@@ -526,8 +365,8 @@ async def submit(
     rid: RequestIdDep,
 ) -> SubmitResult:
     req = SubmitRequest(actor=actor(principal), version_hash=body.version_hash)
-    result: SubmitResult = await _update(
-        session, client, principal, content_id, ContentWorkflow.submit, req, "content.submit", rid, {}
+    result: SubmitResult = await wf.send(
+        session, client, principal, rid, item, ContentWorkflow.submit, req, action="content.submit", detail={}
     )
     if not result.submitted:
         raise ApiError(
@@ -540,26 +379,27 @@ async def submit(
     return result
 
 
-@router.post("/content/{content_id}/reviews", summary="Approve, request changes or reject (R-4.1.3)")
+@router.post("/{content_id}/reviews", summary="Approve, request changes or reject (R-4.1.3)")
 async def review(
     content_id: int,
-    body: ReviewIn,
+    item: ContentItemDep,
+    body: ReviewCreate,
     principal: ReviewerDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> dict[str, Any]:
     req = ReviewRequest(actor=actor(principal), **body.model_dump())
-    rec = await _update(
+    rec = await wf.send(
         session,
         client,
         principal,
-        content_id,
+        rid,
+        item,
         ContentWorkflow.review,
         req,
-        "content.review",
-        rid,
-        {
+        action="content.review",
+        detail={
             "stage": body.stage.value,
             "decision": body.decision.value,
             "version_hash": body.version_hash,
@@ -569,9 +409,10 @@ async def review(
     return dict(rec.model_dump(mode="json"))
 
 
-@router.post("/content/{content_id}/compliance-override", summary="Override a compliance block with a reason")
+@router.post("/{content_id}/compliance-override", summary="Override a compliance block with a reason")
 async def override(
     content_id: int,
+    item: ContentItemDep,
     body: OverrideIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     session: SessionDep,
@@ -579,23 +420,24 @@ async def override(
     rid: RequestIdDep,
 ) -> dict[str, Any]:
     req = OverrideRequest(actor=actor(principal), **body.model_dump())
-    rec = await _update(
+    rec = await wf.send(
         session,
         client,
         principal,
-        content_id,
+        rid,
+        item,
         ContentWorkflow.override_compliance,
         req,
-        "content.compliance_override",
-        rid,
-        body.model_dump(),
+        action="content.compliance_override",
+        detail=body.model_dump(),
     )
     return dict(rec.model_dump(mode="json"))
 
 
-@router.post("/content/{content_id}/reschedule", response_model=ContentState)
+@router.post("/{content_id}/reschedule", response_model=ContentState)
 async def reschedule(
     content_id: int,
+    item: ContentItemDep,
     body: RescheduleIn,
     principal: AuthorDep,
     session: SessionDep,
@@ -603,23 +445,24 @@ async def reschedule(
     rid: RequestIdDep,
 ) -> ContentState:
     req = RescheduleRequest(actor=actor(principal), publish_at=body.publish_at)
-    st: ContentState = await _update(
+    st: ContentState = await wf.send(
         session,
         client,
         principal,
-        content_id,
+        rid,
+        item,
         ContentWorkflow.reschedule,
         req,
-        "content.reschedule",
-        rid,
-        {"publish_at": body.publish_at.isoformat()},
+        action="content.reschedule",
+        detail={"publish_at": body.publish_at.isoformat()},
     )
     return st
 
 
-@router.post("/content/{content_id}/cancel", response_model=ContentState)
+@router.post("/{content_id}/cancel", response_model=ContentState)
 async def cancel(
     content_id: int,
+    item: ContentItemDep,
     body: ReasonIn,
     principal: AuthorDep,
     session: SessionDep,
@@ -627,27 +470,28 @@ async def cancel(
     rid: RequestIdDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await _update(
+    st: ContentState = await wf.send(
         session,
         client,
         principal,
-        content_id,
+        rid,
+        item,
         ContentWorkflow.cancel,
         req,
-        "content.cancel",
-        rid,
-        {"reason": body.reason},
+        action="content.cancel",
+        detail={"reason": body.reason},
     )
     return st
 
 
 @router.post(
-    "/content/{content_id}/release",
+    "/{content_id}/release",
     response_model=ContentState,
     summary="After a crisis hold: ops_head confirms publishing",
 )
 async def release(
     content_id: int,
+    item: ContentItemDep,
     body: ReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head))],
     session: SessionDep,
@@ -655,23 +499,24 @@ async def release(
     rid: RequestIdDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await _update(
+    st: ContentState = await wf.send(
         session,
         client,
         principal,
-        content_id,
+        rid,
+        item,
         ContentWorkflow.confirm_release,
         req,
-        "content.release",
-        rid,
-        {"reason": body.reason},
+        action="content.release",
+        detail={"reason": body.reason},
     )
     return st
 
 
-@router.post("/content/{content_id}/retract", response_model=ContentState, summary="Retract (R-2.3)")
+@router.post("/{content_id}/retract", response_model=ContentState, summary="Retract (R-2.3)")
 async def retract(
     content_id: int,
+    item: ContentItemDep,
     body: RequiredReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance, Role.leadership))],
     session: SessionDep,
@@ -679,36 +524,37 @@ async def retract(
     rid: RequestIdDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await _update(
+    st: ContentState = await wf.send(
         session,
         client,
         principal,
-        content_id,
+        rid,
+        item,
         ContentWorkflow.retract,
         req,
-        "content.retract",
-        rid,
-        {"reason": body.reason},
+        action="content.retract",
+        detail={"reason": body.reason},
     )
     return st
 
 
 @router.post(
-    "/content/{content_id}/corrections",
-    response_model=ContentSummary,
+    "/{content_id}/corrections",
+    response_model=ContentPublic,
     status_code=201,
     summary="A correction: a new item linked to the original, expedited review (R-2.3)",
 )
 async def correct(
     content_id: int,
-    body: CorrectionIn,
+    body: CorrectionCreate,
     principal: Annotated[Principal, Depends(require_roles(*AUTHORS, Role.risk_compliance))],
     session: SessionDep,
-    client: TemporalDep,
+    client: MaybeTemporalDep,
+    db: DbDep,
     settings: SettingsDep,
     rid: RequestIdDep,
-) -> ContentSummary:
-    original = _item(session, content_id)
+) -> ContentPublic:
+    original = resources.content_item(content_id, session)
     published = session.exec(
         select(ContentPublication).where(
             ContentPublication.content_id == content_id, ContentPublication.external_id != ""
@@ -730,7 +576,7 @@ async def correct(
         targets=targets,
         publish_at=body.publish_at,
     )
-    item = await _start(session, client, settings, principal, plan, body.to_content(), corrects_id=content_id)
+    item, start = _record(session, settings, principal, plan, body.to_content(), corrects_id=content_id)
     audit.record(
         session,
         principal,
@@ -740,17 +586,5 @@ async def correct(
         {"corrects": content_id, "reason": body.reason},
     )
     session.commit()
-    return _summary(item)
-
-
-@router.get("/reviews/mine", response_model=list[ContentSummary], summary="Awaiting my review, by my roles")
-def awaiting_my_review(principal: ReviewerDep, session: SessionDep) -> list[ContentSummary]:
-    stages = [s.value for s in REVIEW_STAGES if STAGE_ROLES[s] & principal.roles]
-    if not stages:
-        return []
-    rows = session.exec(
-        select(ContentItem)
-        .where(col(ContentItem.stage).in_(stages), ContentItem.owner_id != principal.user_id)
-        .order_by(col(ContentItem.publish_at))
-    ).all()
-    return [_summary(i) for i in rows]
+    running = await wf.start_recorded(client, db, settings.task_queue, [start.key])
+    return ContentPublic.of(item, starting=item.workflow_id not in running)

@@ -1,4 +1,4 @@
-"""Public-opinion monitoring (R-5.1): topics, sources, items, watch queue, statistics, the ingest webhook."""
+"""``/monitoring`` — public-opinion monitoring: sources, topics, items, watch queue, signed ingest (R-5.1)."""
 
 from __future__ import annotations
 
@@ -8,30 +8,48 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, ValidationError
 from sqlmodel import col, select
-from temporalio.common import WorkflowIDConflictPolicy
 
 from api import workflows as wf
-from api.deps import RequestIdDep, SessionDep, TemporalDep, authenticated, get_settings, require_roles
+from api.deps import (
+    DbDep,
+    MaybeTemporalDep,
+    RequestIdDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    require_roles,
+)
 from api.errors import ApiError, bad_request, conflict, not_found
-from core.settings import Settings
-from db import audit
+from api.schemas.monitoring import (
+    IngestPublic,
+    ItemsCreate,
+    MonitoredItemPublic,
+    ReviewIn,
+    SourceCreate,
+    SourcePublic,
+    StatPublic,
+    TopicPublic,
+)
+from db import audit, outbox
 from db.accounts import Principal
 from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, TopicStat, utcnow
 from db.monitoring import IngestResult, ingest
-from domain.monitoring import Authority, RawItem, TopicSpec
+from domain import ids
+from domain.monitoring import RawItem, TopicSpec
 from domain.monitoring_io import HighRisk, MonitorInput, MonitorState
 from domain.risk import RiskLevel
 from domain.roles import Role
 from domain.sentiment import Sentiment
 from workflows.monitoring import MonitoringWorkflow
 
-router = APIRouter(tags=["monitoring"])
-AnyUserDep = Annotated[Principal, Depends(authenticated())]
+router = APIRouter(prefix="/monitoring", tags=["monitoring"])
+
 WatchersDep = Annotated[
     Principal,
     Depends(
@@ -40,38 +58,42 @@ WatchersDep = Annotated[
 ]
 ComplianceDep = Annotated[Principal, Depends(require_roles(Role.risk_compliance))]
 SourcesDep = Annotated[Principal, Depends(require_roles(Role.risk_compliance, Role.platform_admin))]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 SIGNATURE_WINDOW_S = 300
 MAX_BATCH = 1000
 
 
-def monitor_id(key: str) -> str:
-    return f"monitor-{key}"
-
-
-async def _start_monitor(
-    client: TemporalDep, settings: Settings, spec: TopicSpec, high_risk: list[int] | None = None
-) -> None:
-    kwargs: dict[str, Any] = {}
-    if high_risk:
-        kwargs = {"start_signal": "high_risk", "start_signal_args": [HighRisk(item_ids=high_risk)]}
-    await client.start_workflow(
-        MonitoringWorkflow.run,
-        MonitorInput(spec=spec),
-        id=monitor_id(spec.key),
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"舆情监测：{spec.name}",
-        **kwargs,
+def _record_monitor(session: SessionDep, spec: TopicSpec) -> str:
+    """Record (in the caller's transaction) that the topic's monitoring workflow must run."""
+    wid = ids.monitor(spec.key)
+    outbox.add_start(
+        session, wid, "MonitoringWorkflow", MonitorInput(spec=spec), f"舆情监测：{spec.name}", long_lived=True
     )
+    return wid
 
 
-class TopicOut(BaseModel):
-    key: str
-    active: bool
-    spec: TopicSpec
-    created_at: datetime
-    updated_at: datetime
+def _record_escalations(session: SessionDep, res: IngestResult) -> list[str]:
+    """High-risk items go to their topic's monitoring workflow at once: a signal-with-start recorded with
+    the items (db/outbox.py), so an escalation survives a failed signal."""
+    keys = []
+    for key, item_ids in sorted(res.high_risk.items()):
+        row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
+        if row is None:
+            continue
+        spec = TopicSpec.model_validate(row.spec)
+        wid = ids.monitor(key)
+        batch = hashlib.sha256(",".join(map(str, sorted(item_ids))).encode()).hexdigest()[:16]
+        rec = outbox.add_signal(
+            session,
+            f"{wid}:high_risk:{batch}",
+            wid,
+            "MonitoringWorkflow",
+            MonitorInput(spec=spec),
+            "high_risk",
+            HighRisk(item_ids=item_ids),
+            summary=f"舆情监测：{spec.name}",
+        )
+        keys.append(rec.key)
+    return keys
 
 
 def _existing_topic(session: SessionDep, key: str) -> MonitorTopic:
@@ -81,8 +103,8 @@ def _existing_topic(session: SessionDep, key: str) -> MonitorTopic:
     return row
 
 
-def _topic_out(row: MonitorTopic) -> TopicOut:
-    return TopicOut(
+def _topic_out(row: MonitorTopic) -> TopicPublic:
+    return TopicPublic(
         key=row.key,
         active=row.active,
         spec=TopicSpec.model_validate(row.spec),
@@ -97,17 +119,16 @@ def _check_sources(session: SessionDep, spec: TopicSpec) -> None:
             raise bad_request(f"sources.{i}", f"no source {key!r}; create it at POST /monitoring/sources first")
 
 
-@router.post(
-    "/monitoring/topics", response_model=TopicOut, status_code=201, summary="Watch a topic (starts its workflow)"
-)
+@router.post("/topics", response_model=TopicPublic, status_code=201, summary="Watch a topic (starts its workflow)")
 async def create_topic(
     body: TopicSpec,
     principal: ComplianceDep,
     session: SessionDep,
-    client: TemporalDep,
+    client: MaybeTemporalDep,
+    db: DbDep,
     settings: SettingsDep,
     rid: RequestIdDep,
-) -> TopicOut:
+) -> TopicPublic:
     if session.exec(select(MonitorTopic).where(MonitorTopic.key == body.key)).first() is not None:
         raise conflict(f"topic {body.key!r} exists; change it with PUT", field="key")
     if not body.groups.all() and not body.query.strip():
@@ -116,21 +137,18 @@ async def create_topic(
     row = MonitorTopic(key=body.key, spec=body.model_dump(mode="json"))
     session.add(row)
     session.flush()
-    try:
-        await _start_monitor(client, settings, body)
-    except Exception as exc:
-        session.rollback()
-        raise ApiError(503, "temporal_unavailable", f"could not start monitoring: {exc}") from exc
+    wid = _record_monitor(session, body)
     audit.record(
         session, principal, "monitor_topic.create", f"topic:{body.key}", rid, body.model_dump(mode="json")
     )
     session.commit()
+    await wf.start_recorded(client, db, settings.task_queue, [wid])
     return _topic_out(row)
 
 
 @router.put(
-    "/monitoring/topics/{key}",
-    response_model=TopicOut,
+    "/topics/{key}",
+    response_model=TopicPublic,
     summary="Change a topic; applies to the running workflow at once",
 )
 async def update_topic(
@@ -139,85 +157,62 @@ async def update_topic(
     principal: ComplianceDep,
     session: SessionDep,
     client: TemporalDep,
+    db: DbDep,
     settings: SettingsDep,
     rid: RequestIdDep,
-) -> TopicOut:
+) -> TopicPublic:
     row = _existing_topic(session, key)
     if body.key != key:
         raise bad_request("key", "the key in the body must match the URL")
     _check_sources(session, body)
+    restart = False
     try:
-        await wf.execute_update(client, monitor_id(key), MonitoringWorkflow.update_topic, body)
+        await wf.execute_update(client, ids.monitor(key), MonitoringWorkflow.update_topic, body)
     except ApiError as exc:
         if exc.code != "process_closed":
             raise
-        await _start_monitor(client, settings, body)
+        restart = True  # stopped (or never started): start it with the new spec
     row.spec, row.active, row.updated_at = body.model_dump(mode="json"), True, utcnow()
     session.add(row)
+    wid = _record_monitor(session, body) if restart else ""
     audit.record(session, principal, "monitor_topic.update", f"topic:{key}", rid, body.model_dump(mode="json"))
     session.commit()
+    await wf.start_recorded(client, db, settings.task_queue, [wid] if wid else [])
     return _topic_out(row)
 
 
-@router.get("/monitoring/topics", response_model=list[TopicOut])
-def list_topics(_: WatchersDep, session: SessionDep) -> list[TopicOut]:
+@router.get("/topics", response_model=list[TopicPublic])
+def list_topics(_: WatchersDep, session: SessionDep) -> list[TopicPublic]:
     return [_topic_out(r) for r in session.exec(select(MonitorTopic).order_by(col(MonitorTopic.id)))]
 
 
-@router.get("/monitoring/topics/{key}/state", response_model=MonitorState, summary="The running workflow's state")
+@router.get("/topics/{key}/state", response_model=MonitorState, summary="The running workflow's state")
 async def topic_state(key: str, _: WatchersDep, session: SessionDep, client: TemporalDep) -> MonitorState:
     _existing_topic(session, key)
-    st: MonitorState = await wf.query(client, monitor_id(key), MonitoringWorkflow.current)
+    st: MonitorState = await wf.query(client, ids.monitor(key), MonitoringWorkflow.current)
     return st
 
 
-class StatOut(BaseModel):
-    window_start: datetime
-    volume: int
-    negative: int
-    high_risk: int
-    spike: bool
-    detail: dict[str, Any]
-
-
-@router.get(
-    "/monitoring/topics/{key}/stats", response_model=list[StatOut], summary="Per-sweep volume, negatives, spikes"
-)
+@router.get("/topics/{key}/stats", response_model=list[StatPublic], summary="Per-sweep volume, negatives, spikes")
 def topic_stats(
     key: str,
     _: WatchersDep,
     session: SessionDep,
     since: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
-) -> list[StatOut]:
+) -> list[StatPublic]:
     _existing_topic(session, key)
     stmt = select(TopicStat).where(TopicStat.topic_key == key)
     if since:
         stmt = stmt.where(col(TopicStat.window_start) >= since)
     rows = session.exec(stmt.order_by(col(TopicStat.window_start).desc()).limit(limit)).all()
-    return [StatOut.model_validate(r, from_attributes=True) for r in rows]
+    return [StatPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
-class SourceIn(BaseModel):
-    key: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9-]+$")
-    kind: str = Field(pattern=r"^(rss|webhook|platform|manual)$")
-    name: str = Field(default="", max_length=200)
-    url: str = Field(default="", max_length=1000, description="rss: the feed URL; platform: sandbox://weibo")
-    authority: Authority = Authority.individual
-
-
-class SourceOut(BaseModel):
-    key: str
-    kind: str
-    name: str
-    url: str
-    authority: str
-    active: bool
-    secret: str | None = Field(default=None, description="webhook sources: the HMAC secret, shown once")
-
-
-@router.post("/monitoring/sources", response_model=SourceOut, status_code=201)
-def create_source(body: SourceIn, principal: SourcesDep, session: SessionDep, rid: RequestIdDep) -> SourceOut:
+@router.post("/sources", response_model=SourcePublic, status_code=201)
+def create_source(
+    body: SourceCreate, principal: SourcesDep, session: SessionDep, rid: RequestIdDep
+) -> SourcePublic:
     if session.exec(select(MonitorSource).where(MonitorSource.key == body.key)).first() is not None:
         raise conflict(f"source {body.key!r} exists", field="key")
     if body.kind == "rss" and not body.url.startswith(("http://", "https://")):
@@ -236,7 +231,7 @@ def create_source(body: SourceIn, principal: SourcesDep, session: SessionDep, ri
         session, principal, "monitor_source.create", f"source:{body.key}", rid, body.model_dump(mode="json")
     )
     session.commit()
-    return SourceOut(
+    return SourcePublic(
         key=row.key,
         kind=row.kind,
         name=row.name,
@@ -247,28 +242,13 @@ def create_source(body: SourceIn, principal: SourcesDep, session: SessionDep, ri
     )
 
 
-@router.get("/monitoring/sources", response_model=list[SourceOut])
-def list_sources(_: WatchersDep, session: SessionDep) -> list[SourceOut]:
+@router.get("/sources", response_model=list[SourcePublic])
+def list_sources(_: WatchersDep, session: SessionDep) -> list[SourcePublic]:
     rows = session.exec(select(MonitorSource).order_by(col(MonitorSource.id))).all()
     return [
-        SourceOut(key=r.key, kind=r.kind, name=r.name, url=r.url, authority=r.authority, active=r.active)
+        SourcePublic(key=r.key, kind=r.kind, name=r.name, url=r.url, authority=r.authority, active=r.active)
         for r in rows
     ]
-
-
-class IngestOut(BaseModel):
-    stored: int
-    duplicates: int
-    watch: int
-    high_risk: dict[str, list[int]]
-
-
-async def _escalate_now(client: TemporalDep, session: SessionDep, settings: Settings, res: IngestResult) -> None:
-    """High-risk items go to their topic's monitoring workflow at once (signal-with-start)."""
-    for key, ids in res.high_risk.items():
-        row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
-        if row is not None:
-            await _start_monitor(client, settings, TopicSpec.model_validate(row.spec), ids)
 
 
 def _valid(x: object) -> bool:
@@ -284,13 +264,18 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 @router.post(
-    "/monitoring/ingest/{source_key}",
-    response_model=IngestOut,
+    "/ingest/{source_key}",
+    response_model=IngestPublic,
     summary="Webhook for bought monitoring services: HMAC-SHA256 signed, idempotent per external id",
 )
 async def ingest_webhook(
-    source_key: str, request: Request, session: SessionDep, client: TemporalDep, settings: SettingsDep
-) -> IngestOut:
+    source_key: str,
+    request: Request,
+    session: SessionDep,
+    client: MaybeTemporalDep,
+    db: DbDep,
+    settings: SettingsDep,
+) -> IngestPublic:
     source = session.exec(select(MonitorSource).where(MonitorSource.key == source_key)).first()
     if source is None or source.kind != "webhook" or not source.active:
         raise ApiError(404, "not_found", f"no active webhook source {source_key!r}")
@@ -327,73 +312,42 @@ async def ingest_webhook(
         raise bad_request("items", f'expected {{"items": [{{external_id, text, …}}]}}: {exc}') from None
     if len(items) > MAX_BATCH:
         raise bad_request("items", f"at most {MAX_BATCH} items per request")
-    res = ingest(session, source, items, datetime.now(UTC))
+    res = await run_in_threadpool(ingest, session, source, items, datetime.now(UTC))
+    keys = _record_escalations(session, res)
     session.commit()
-    await _escalate_now(client, session, settings, res)
-    return IngestOut(
+    await wf.start_recorded(client, db, settings.task_queue, keys)
+    return IngestPublic(
         stored=len(res.stored), duplicates=res.duplicates, watch=res.watch, high_risk=dict(res.high_risk)
     )
 
 
-class ManualIn(BaseModel):
-    items: list[RawItem] = Field(min_length=1, max_length=100)
-    authority: Authority = Authority.individual
-
-
-@router.post(
-    "/monitoring/items", response_model=IngestOut, status_code=201, summary="Submit items by hand (R-5.1.3)"
-)
+@router.post("/items", response_model=IngestPublic, status_code=201, summary="Submit items by hand (R-5.1.3)")
 async def submit_items(
-    body: ManualIn,
+    body: ItemsCreate,
     principal: WatchersDep,
     session: SessionDep,
-    client: TemporalDep,
+    client: MaybeTemporalDep,
+    db: DbDep,
     settings: SettingsDep,
     rid: RequestIdDep,
-) -> IngestOut:
+) -> IngestPublic:
     key = f"manual-{body.authority.value}"
     source = session.exec(select(MonitorSource).where(MonitorSource.key == key)).first()
     if source is None:
         source = MonitorSource(key=key, kind="manual", name="人工提交", authority=body.authority.value)
         session.add(source)
         session.flush()
-    res = ingest(session, source, body.items, datetime.now(UTC))
+    res = await run_in_threadpool(ingest, session, source, body.items, datetime.now(UTC))
+    keys = _record_escalations(session, res)
     audit.record(session, principal, "monitor_item.submit", f"source:{key}", rid, {"items": len(body.items)})
     session.commit()
-    await _escalate_now(client, session, settings, res)
-    return IngestOut(
+    await wf.start_recorded(client, db, settings.task_queue, keys)
+    return IngestPublic(
         stored=len(res.stored), duplicates=res.duplicates, watch=res.watch, high_risk=dict(res.high_risk)
     )
 
 
-class ItemOut(BaseModel):
-    id: int
-    source_key: str
-    external_id: str
-    topic_key: str
-    topics: list[str]
-    url: str
-    title: str
-    text: str
-    author: str
-    ingested_at: datetime
-    published_at: datetime | None
-    sentiment: str
-    sentiment_score: float
-    confidence: float
-    risk_level: str
-    priority: str
-    impact: str
-    likelihood: str
-    reasons: list[str]
-    matched_terms: list[str]
-    watch_status: str
-    watch_reason: str
-    reviewed_by: str
-    incident_id: int | None
-
-
-@router.get("/monitoring/items", response_model=list[ItemOut])
+@router.get("/items", response_model=list[MonitoredItemPublic])
 def list_items(
     _: WatchersDep,
     session: SessionDep,
@@ -405,7 +359,7 @@ def list_items(
     until: AwareDatetime | None = None,
     watch: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[ItemOut]:
+) -> list[MonitoredItemPublic]:
     stmt = select(MonitoredItem)
     if topic:
         stmt = stmt.where(MonitoredItem.topic_key == topic)
@@ -422,32 +376,26 @@ def list_items(
     if watch is not None:
         stmt = stmt.where(MonitoredItem.watch_status == "pending") if watch else stmt
     rows = session.exec(stmt.order_by(col(MonitoredItem.id).desc()).limit(limit)).all()
-    return [ItemOut.model_validate(r, from_attributes=True) for r in rows]
+    return [MonitoredItemPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.get("/monitoring/watch", response_model=list[ItemOut], summary="Human watch queue (R-5.1.3)")
+@router.get("/watch", response_model=list[MonitoredItemPublic], summary="Human watch queue (R-5.1.3)")
 def watch_queue(
     _: WatchersDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[ItemOut]:
+) -> list[MonitoredItemPublic]:
     rows = session.exec(
         select(MonitoredItem)
         .where(MonitoredItem.watch_status == "pending")
         .order_by(col(MonitoredItem.priority), col(MonitoredItem.id))
         .limit(limit)
     ).all()
-    return [ItemOut.model_validate(r, from_attributes=True) for r in rows]
+    return [MonitoredItemPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
-class ReviewIn(BaseModel):
-    sentiment: Sentiment | None = None
-    risk_level: RiskLevel | None = None
-    note: str = Field(default="", max_length=2000)
-
-
-@router.post("/monitoring/items/{item_id}/review", response_model=ItemOut, summary="Confirm or correct a label")
+@router.post("/items/{item_id}/review", response_model=MonitoredItemPublic, summary="Confirm or correct a label")
 def review_item(
     item_id: int, body: ReviewIn, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep
-) -> ItemOut:
+) -> MonitoredItemPublic:
     row = session.get(MonitoredItem, item_id)
     if row is None:
         raise not_found("item", item_id)
@@ -478,4 +426,4 @@ def review_item(
         {"corrected": corrected, **body.model_dump(mode="json")},
     )
     session.commit()
-    return ItemOut.model_validate(row, from_attributes=True)
+    return MonitoredItemPublic.model_validate(row, from_attributes=True)

@@ -94,10 +94,16 @@ async def test_a_decision_taken_while_the_stage_is_being_projected_is_kept(
         assert await asyncio.to_thread(gate.entered.wait, 30)
         st = await h.query(ContentWorkflow.current)
         assert st.stage is Stage.review_brand
-        record = await h.execute_update(ContentWorkflow.review, review(people.brand, st))
-        assert record.stage is Stage.review_brand
+        decided = asyncio.create_task(h.execute_update(ContentWorkflow.review, review(people.brand, st)))
+
+        async def recorded() -> bool:
+            return any(d.stage is Stage.review_brand for d in (await h.query(ContentWorkflow.current)).decisions)
+
+        await until(recorded, "the brand decision accepted while the projection runs")
         gate.release.set()
-        await until(lambda: stage_is(h, Stage.review_final, Stage.review_accuracy), "past brand review")
+        record = await decided  # answered once applied
+        assert record.stage is Stage.review_brand
+        assert await stage_is(h, Stage.review_final, Stage.review_accuracy)
         decisions = [(d.stage, d.actor) for d in (await h.query(ContentWorkflow.current)).decisions]
         assert (Stage.review_brand, people.brand.name) in decisions
 

@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         VersionRecord,
         content_hash,
     )
-    from domain.content_io import SaveVersionInput
+    from domain.content_io import HOLD_RELEASED_SIGNAL, SaveVersionInput
     from domain.errors import conflict, forbidden, invalid
     from domain.roles import Role
     from domain.selfcheck import blocking, self_check
@@ -84,7 +84,7 @@ class ContentWorkflow:
     def current(self) -> ContentState:
         return self.state
 
-    @workflow.signal
+    @workflow.signal(name=HOLD_RELEASED_SIGNAL)
     def hold_released_signal(self) -> None:
         self.run_.hold_released = True
 
@@ -158,9 +158,13 @@ class ContentWorkflow:
             raise invalid("version_hash", "not the current version; reload and submit again")
 
     @workflow.update
-    def review(self, req: ReviewRequest) -> DecisionRecord:
+    async def review(self, req: ReviewRequest) -> DecisionRecord:
         record = self.run_.decide(req.stage, req.decision, req.actor, req.notes)
         self.run_.pending = req  # the main loop takes it and clears the slot
+        # Answer once the decision is applied (the stage has moved on): a caller that reads the item next
+        # sees the next stage, and a second reviewer of the same stage is refused instead of queued.
+        if workflow.patched("review-answers-when-applied"):  # histories before: answered at acceptance
+            await workflow.wait_condition(lambda: self.run_.pending is not req or self.run_.cancelled)
         return record
 
     @review.validator

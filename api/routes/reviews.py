@@ -1,0 +1,39 @@
+"""``/reviews`` — what waits for my review, by my roles (R-4.1.3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlmodel import col, select
+
+from api.deps import (
+    ReviewerDep,
+    SessionDep,
+)
+from api.schemas.content import ContentPublic
+from db.models import ContentItem
+from domain.content import (
+    REVIEW_STAGES,
+    STAGE_ROLES,
+)
+
+router = APIRouter(prefix="/reviews", tags=["content"])
+
+
+@router.get(
+    "/mine",
+    response_model=list[ContentPublic],
+    summary="Awaiting my review, by my roles",
+    description="Read from the items' records, which follow their processes within a moment: an item "
+    "decided a second ago may still be listed. GET /content/{id} shows the live state; a decision on a "
+    "stage that has moved on is refused with 409.",
+)
+def awaiting_my_review(principal: ReviewerDep, session: SessionDep) -> list[ContentPublic]:
+    stages = [s.value for s in REVIEW_STAGES if STAGE_ROLES[s] & principal.roles]
+    if not stages:
+        return []
+    rows = session.exec(
+        select(ContentItem)
+        .where(col(ContentItem.stage).in_(stages), ContentItem.owner_id != principal.user_id)
+        .order_by(col(ContentItem.publish_at))
+    ).all()
+    return [ContentPublic.of(i) for i in rows]

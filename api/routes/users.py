@@ -1,0 +1,121 @@
+"""``/users`` — people, their roles and API tokens (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlmodel import select
+
+from api.deps import RequestIdDep, SessionDep, require_roles
+from api.errors import bad_request, conflict
+from api.resources import user_record
+from api.schemas.users import RolesUpdate, TokenCreate, TokenCreated, UserCreate, UserCreated, UserPublic
+from db import accounts, audit
+from db.accounts import AccountError, Principal
+from db.models import User, UserRole
+from domain.roles import Role
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
+
+
+def _active_admin_ids(session: SessionDep) -> set[int]:
+    stmt = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)  # type: ignore[arg-type]
+        .where(UserRole.role == Role.admin.value, User.active == True)  # noqa: E712
+    )
+    return {i for i in session.exec(stmt).all() if i is not None}
+
+
+@router.get("", response_model=list[UserPublic])
+def list_users(_: AdminDep, session: SessionDep) -> list[UserPublic]:
+    return [UserPublic.of(session, u) for u in session.exec(select(User).order_by(User.id)).all()]  # type: ignore[arg-type]
+
+
+@router.post("", response_model=UserCreated, status_code=201)
+def create_user(body: UserCreate, principal: AdminDep, session: SessionDep, rid: RequestIdDep) -> UserCreated:
+    try:
+        user, token = accounts.create_user(session, body.name, list(dict.fromkeys(body.roles)), body.display_name)
+    except AccountError as exc:
+        if "already exists" in exc.reason:
+            raise conflict(str(exc), field=exc.field) from None
+        raise bad_request(exc.field, exc.reason) from None
+    audit.record(
+        session,
+        principal,
+        "user.create",
+        f"user:{user.id}",
+        rid,
+        {"name": user.name, "roles": [r.value for r in body.roles]},
+    )
+    session.commit()
+    return UserCreated(user=UserPublic.of(session, user), token=token)
+
+
+@router.get("/{user_id}", response_model=UserPublic)
+def get_user(user_id: int, _: AdminDep, session: SessionDep) -> UserPublic:
+    return UserPublic.of(session, user_record(user_id, session))
+
+
+@router.put("/{user_id}/roles", response_model=UserPublic)
+def set_roles(
+    user_id: int, body: RolesUpdate, principal: AdminDep, session: SessionDep, rid: RequestIdDep
+) -> UserPublic:
+    user = user_record(user_id, session)
+    before = accounts.roles_of(session, user_id)
+    if Role.admin in before and Role.admin not in body.roles and _active_admin_ids(session) == {user_id}:
+        raise conflict("this is the last active admin; give another user the admin role first", field="roles")
+    accounts.set_roles(session, user_id, body.roles)
+    audit.record(
+        session,
+        principal,
+        "user.set_roles",
+        f"user:{user_id}",
+        rid,
+        {"before": [r.value for r in before], "after": [r.value for r in body.roles]},
+    )
+    session.commit()
+    return UserPublic.of(session, user)
+
+
+@router.post("/{user_id}/tokens", response_model=TokenCreated, status_code=201)
+def issue_token(
+    user_id: int, body: TokenCreate, principal: AdminDep, session: SessionDep, rid: RequestIdDep
+) -> TokenCreated:
+    user = user_record(user_id, session)
+    if not user.active:
+        raise conflict(f"user {user_id} is deactivated; reactivate before issuing a token")
+    token = accounts.issue_token(session, user_id, body.label)
+    audit.record(session, principal, "token.issue", f"user:{user_id}", rid, {"label": body.label})
+    session.commit()
+    return TokenCreated(token=token, prefix=token[:10])
+
+
+@router.post("/{user_id}/deactivate", response_model=UserPublic)
+def deactivate(user_id: int, principal: AdminDep, session: SessionDep, rid: RequestIdDep) -> UserPublic:
+    user = user_record(user_id, session)
+    if user_id == principal.user_id:
+        raise conflict("you cannot deactivate yourself")
+    if not user.active:
+        return UserPublic.of(session, user)
+    user.active = False
+    session.add(user)
+    revoked = accounts.revoke_tokens(session, user_id)
+    audit.record(session, principal, "user.deactivate", f"user:{user_id}", rid, {"tokens_revoked": revoked})
+    session.commit()
+    return UserPublic.of(session, user)
+
+
+@router.post("/{user_id}/activate", response_model=UserPublic)
+def activate(user_id: int, principal: AdminDep, session: SessionDep, rid: RequestIdDep) -> UserPublic:
+    user = user_record(user_id, session)
+    if user.active:
+        return UserPublic.of(session, user)
+    user.active = True
+    session.add(user)
+    audit.record(session, principal, "user.activate", f"user:{user_id}", rid)
+    session.commit()
+    return UserPublic.of(session, user)

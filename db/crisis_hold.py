@@ -1,0 +1,50 @@
+"""Storage of the crisis hold: one row per holder (an active incident or a person), and its reading."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from db.models import ContentItem, CrisisHold, CrisisHoldHolder, utcnow
+from domain.content_io import HoldStatus
+
+MANUAL = "manual"
+
+
+def status(session: Session) -> HoldStatus:
+    holders = list(session.exec(select(CrisisHoldHolder).order_by(col(CrisisHoldHolder.set_at))).all())
+    if not holders:
+        return HoldStatus(active=False)
+    latest = holders[-1]
+    return HoldStatus(
+        active=True,
+        reason=latest.reason,
+        incident_id=latest.holder if latest.holder != MANUAL else "",
+        holders=[h.holder for h in holders],
+    )
+
+
+def change(
+    session: Session, *, holder: str, active: bool, reason: str, by: str, release_all: bool = False
+) -> HoldStatus:
+    """Add or remove ``holder`` (``release_all``: a person lifts every hold); part of the caller's transaction."""
+    existing = session.get(CrisisHoldHolder, holder)
+    if active:
+        row = existing or CrisisHoldHolder(holder=holder)
+        row.reason, row.set_by, row.set_at = reason, by, utcnow()
+        session.add(row)
+    elif release_all:
+        for row in session.exec(select(CrisisHoldHolder)).all():
+            session.delete(row)
+    elif existing is not None:
+        session.delete(existing)
+    session.flush()
+    now = status(session)
+    mirror = session.get(CrisisHold, 1) or CrisisHold(id=1)
+    mirror.active, mirror.reason, mirror.set_by = now.active, reason, by
+    mirror.incident_id, mirror.changed_at = holder if holder != MANUAL else "", utcnow()
+    session.add(mirror)
+    return now
+
+
+def held_items(session: Session) -> list[ContentItem]:
+    return list(session.exec(select(ContentItem).where(ContentItem.stage == "held")).all())

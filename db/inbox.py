@@ -1,0 +1,123 @@
+"""Storage of the engagement inbox: classified interactions (written with their process start), the policy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from db import outbox
+from db.engine import Database
+from db.models import InboxPolicyRow, Interaction
+from domain import ids
+from domain.inbox import AuthorContext, InboxPolicy, Kind, classify
+from domain.inbox_io import InteractionInput, PollInput
+from domain.kernel import Platform
+from domain.sentiment import default_model
+
+
+def load_policy(db: Database) -> InboxPolicy:
+    with db.session() as s:
+        row = s.get(InboxPolicyRow, 1)
+    return InboxPolicy.model_validate(row.policy) if row else InboxPolicy()
+
+
+def store_items(
+    db: Database, platform: Platform, account: str, items: list[dict[str, Any]]
+) -> list[InteractionInput]:
+    """Classify and store new items (deduplicated by platform and external id); returns the workflow inputs.
+
+    Each new row and its process start are written in one transaction (db/outbox.py): an item whose
+    start is lost after the commit is started by the reconciler, never forgotten.
+    """
+    policy = load_policy(db)
+    out: list[InteractionInput] = []
+    with db.session() as s:
+        known = set(
+            s.exec(
+                select(Interaction.external_id).where(
+                    Interaction.platform == platform.value,
+                    col(Interaction.external_id).in_([str(i["external_id"]) for i in items]),
+                )
+            ).all()
+        )
+        fresh = [i for i in items if str(i["external_id"]) not in known]
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        contexts = []
+        for i in fresh:
+            author, text = str(i.get("author", "")), str(i["text"])
+            recent = (
+                s.exec(
+                    select(func.count())
+                    .select_from(Interaction)
+                    .where(Interaction.author == author, col(Interaction.received_at) >= hour_ago)
+                ).one()
+                if author
+                else 0
+            )
+            same = s.exec(select(func.count()).select_from(Interaction).where(Interaction.text == text)).one()
+            contexts.append(
+                AuthorContext(
+                    followers=int(i.get("author_followers", 0) or 0),
+                    recent_items=int(recent),
+                    same_text_seen=int(same),
+                )
+            )
+        labels = classify([str(i["text"]) for i in fresh], contexts, default_model())
+        for raw, c in zip(fresh, labels, strict=True):
+            received = raw.get("received_at")
+            received_at = datetime.fromisoformat(received) if isinstance(received, str) else datetime.now(UTC)
+            row = Interaction(
+                platform=platform.value,
+                account=account,
+                external_id=str(raw["external_id"]),
+                kind=str(raw.get("kind", "comment")),
+                author=str(raw.get("author", "")),
+                author_followers=int(raw.get("author_followers", 0) or 0),
+                text=str(raw["text"]),
+                intent=c.intent.value,
+                sentiment=c.sentiment.value,
+                priority=c.priority.value,
+                reasons=c.reasons,
+                received_at=received_at,
+            )
+            try:
+                with s.begin_nested():
+                    s.add(row)
+            except IntegrityError:
+                continue
+            s.flush()
+            assert row.id is not None
+            row.workflow_id = ids.interaction(platform, row.external_id)
+            inp = InteractionInput(
+                interaction_id=row.id,
+                platform=platform,
+                account=account,
+                external_id=row.external_id,
+                kind=Kind(row.kind),
+                author=row.author,
+                text=row.text,
+                received_at=received_at,
+                classification=c,
+                policy=policy,
+            )
+            outbox.add_start(s, row.workflow_id, "InteractionWorkflow", inp)
+            out.append(inp)
+        s.commit()
+    return out
+
+
+def record_polling(session: Session, platform: Platform, account: str, every: timedelta) -> str:
+    """Record (in the caller's transaction) that the account's poller must run; returns its workflow id."""
+    wid = ids.inbox_poll(platform, account)
+    outbox.add_start(
+        session,
+        wid,
+        "AccountPollWorkflow",
+        PollInput(platform=platform, account=account, every=every),
+        summary=f"收件箱轮询：{platform.value}/{account}",
+        long_lived=True,
+    )
+    return wid
