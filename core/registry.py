@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.campaign import CampaignActivities
 from activities.content import ContentActivities
 from activities.emergency import EmergencyActivities
 from activities.inbox import InboxActivities
@@ -15,7 +16,9 @@ from activities.system import SystemActivities
 from connectors.base import PlatformConnector
 from connectors.notifiers import Notifier
 from connectors.registry import ConnectorRegistry
+from core.settings import DEV_SECRET_KEY
 from db.engine import Database
+from workflows.campaign import CampaignWorkflow
 from workflows.content import ContentWorkflow
 from workflows.emergency import DrillWorkflow, EmergencyWorkflow, IncidentTaskWorkflow
 from workflows.interaction import AccountPollWorkflow, InteractionWorkflow
@@ -31,6 +34,7 @@ WORKFLOWS: list[type] = [
     MonitoringWorkflow,
     InteractionWorkflow,
     AccountPollWorkflow,
+    CampaignWorkflow,
 ]
 
 
@@ -41,6 +45,7 @@ class Dependencies:
     db: Database
     connectors: dict[str, PlatformConnector] = field(default_factory=dict)
     notifiers: list[Notifier] | None = None  # None: the log notifier only
+    secret_key: str = DEV_SECRET_KEY  # seals campaign draw secrets (SOCIALOPS_SECRET_KEY)
 
 
 def activities(deps: Dependencies) -> list[Callable[..., Any]]:
@@ -51,6 +56,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     notify = NotificationActivities(deps.db, deps.notifiers)
     monitoring = MonitoringActivities(deps.db, registry)
     inbox = InboxActivities(deps.db, registry)
+    campaign = CampaignActivities(deps.db, registry, deps.secret_key)
     return [
         system.check_database,
         content.sync_projection,
@@ -80,4 +86,9 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         inbox.close_feedback,
         inbox.save_faq,
         notify.notify,
+        campaign.project,
+        campaign.commit,
+        campaign.publish_post,
+        campaign.freeze,
+        campaign.draw,
     ]
