@@ -17,7 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from connectors.base import PlatformError, PlatformTimeout, PostRequest
 from connectors.registry import ConnectorRegistry
-from core.sealing import Sealer
+from core.sealing import secret_sealer
 from db import campaign as q
 from db.campaign import Campaign, CampaignEntry, CampaignSecret
 from db.engine import Database
@@ -37,16 +37,6 @@ from domain.campaign.models import DrawResult, FreezeResult, Pick
 from domain.campaign.verify_draw import leaf_hash, root_from_hashes
 
 log = structlog.get_logger("socialops.campaign")
-SECRET_PURPOSE = "campaign-draw-secret"
-ADDRESS_PURPOSE = "campaign-winner-address"
-
-
-def secret_sealer(key: str) -> Sealer:
-    return Sealer(key, SECRET_PURPOSE)
-
-
-def address_sealer(key: str) -> Sealer:
-    return Sealer(key, ADDRESS_PURPOSE)
 
 
 class CampaignActivities:

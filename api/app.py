@@ -13,11 +13,24 @@ from temporalio.client import Client
 from api.deps import TemporalGateway
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, audit_log, content, health, inbox, incidents, monitoring, operations, plans
+from api.routes import (
+    accounts,
+    audit_log,
+    campaigns,
+    content,
+    health,
+    inbox,
+    incidents,
+    monitoring,
+    operations,
+    plans,
+)
 from core.settings import Settings, get_settings
 from db.engine import Database
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = (
+    frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}) | campaigns.PUBLIC_PATHS
+)
 # Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
 SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics", "/monitoring/ingest/{source_key}"})
 
@@ -66,4 +79,5 @@ def create_app(
     app.include_router(plans.router)
     app.include_router(monitoring.router)
     app.include_router(inbox.router)
+    app.include_router(campaigns.router)
     return app

@@ -41,3 +41,17 @@ class Sealer:
             return self._aead.decrypt(bytes.fromhex(nonce), bytes.fromhex(body), bound_to.encode())
         except (ValueError, InvalidTag) as exc:
             raise SealError("cannot open sealed value (wrong key, purpose or row?)") from exc
+
+
+SECRET_PURPOSE = "campaign-draw-secret"
+ADDRESS_PURPOSE = "campaign-winner-address"
+
+
+def secret_sealer(key: str) -> Sealer:
+    """Seals a campaign's draw secret (bound to ``campaign:{id}``)."""
+    return Sealer(key, SECRET_PURPOSE)
+
+
+def address_sealer(key: str) -> Sealer:
+    """Seals a winner's shipping address (bound to ``entry:{id}``)."""
+    return Sealer(key, ADDRESS_PURPOSE)

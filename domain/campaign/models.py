@@ -72,6 +72,13 @@ class CampaignPlan(BaseModel):
     post_text: str = Field(default="", max_length=5000, description="the launch post; the draw line is added")
     address_days: int = Field(default=7, ge=1, le=90, description="days a winner has to give an address")
 
+    @field_validator("start_at", "close_at", "draw_at", "results_deadline")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone (e.g. 2026-12-01T10:00:00+08:00)")
+        return value
+
     @field_validator("entry_methods")
     @classmethod
     def _unique(cls, value: list[EntryMethod]) -> list[EntryMethod]:

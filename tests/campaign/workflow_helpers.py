@@ -39,18 +39,28 @@ ROLES = {
 
 
 def seed(db: Database) -> dict[str, Actor]:
+    return seed_all(db)[0]
+
+
+def seed_tokens(db: Database) -> dict[str, str]:
+    return seed_all(db)[1]
+
+
+def seed_all(db: Database) -> tuple[dict[str, Actor], dict[str, str]]:
     actors: dict[str, Actor] = {}
+    tokens: dict[str, str] = {}
     with db.session() as s:
         if not s.exec(select(PlatformAccount).where(PlatformAccount.handle == "brand_weibo")).first():
             s.add(
                 PlatformAccount(platform="weibo", handle="brand_weibo", display_name="品牌", connector="sandbox")
             )
         for name, roles in ROLES.items():
-            user, _ = create_user(s, name, roles)
+            user, token = create_user(s, name, roles)
             assert user.id is not None
             actors[name] = Actor(user_id=user.id, name=name, roles=roles)
+            tokens[name] = token
         s.commit()
-    return actors
+    return actors, tokens
 
 
 @asynccontextmanager
