@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from connectors.sandbox import SandboxPlatform
 from db import campaign as q
@@ -39,6 +42,7 @@ from tests.campaign.workflow_helpers import campaign_worker, entry, notices, see
 from workflows.campaign import CampaignWorkflow
 
 pytestmark = pytest.mark.asyncio
+RECORDED = Path(__file__).parents[1] / "histories" / "campaign_plan_to_prizes.json"
 
 
 @pytest.fixture
@@ -223,6 +227,13 @@ async def test_plan_to_prizes_with_a_forfeit(
             await prize(slot, PrizeEvent.delivered)
         await wait_stage(h, Stage.completed)
         st = await h.query(CampaignWorkflow.current)
+        history = await h.fetch_history()
+
+    # The run replays on today's code; SOCIALOPS_RECORD_HISTORY=1 stores it for tests/test_replay.py.
+    replayer = Replayer(workflows=[CampaignWorkflow], data_converter=pydantic_data_converter)
+    assert (await replayer.replay_workflow(history, raise_on_replay_failure=True)).replay_failure is None
+    if os.environ.get("SOCIALOPS_RECORD_HISTORY"):
+        RECORDED.write_text(history.to_json(), encoding="utf-8")
 
     assert st.report is not None
     r = st.report

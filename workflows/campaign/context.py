@@ -6,6 +6,7 @@ STYLE 12: a decision a handler hands to the main loop (``pending``) is cleared o
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -48,6 +49,7 @@ class CampaignRun:
         self.beacon: BeaconRecord | None = None
         self.reserves: list[Pick] = []  # reserve winners not yet used, in draw order
         self.launch_text = ""
+        self.lock = asyncio.Lock()  # handlers that await, and the main loop's stage changes they race with
 
     @property
     def campaign_id(self) -> int:

@@ -157,17 +157,18 @@ async def collect(run: CampaignRun, opened: datetime) -> None:
     recorded by the handlers and applied at the freeze)."""
     assert run.plan.close_at is not None
     await wait_until(lambda: False, at(run.plan.close_at), summary="close-time")
-    for window in run.state.pauses:
-        if window.end is None:
-            window.end = run.plan.close_at
-    result = await workflow.execute_activity_method(
-        CampaignActivities.freeze,
-        FreezeInput(campaign_id=run.campaign_id, plan=run.plan, pauses=run.state.pauses, opened=opened),
-        start_to_close_timeout=timedelta(minutes=10),
-        retry_policy=RETRY,
-    )
-    run.state.freeze = result
-    await run.set_stage(Stage.frozen)
+    async with run.lock:  # a pause or resume accepted just before the close finishes its projection first
+        for window in run.state.pauses:
+            if window.end is None:
+                window.end = run.plan.close_at
+        result = await workflow.execute_activity_method(
+            CampaignActivities.freeze,
+            FreezeInput(campaign_id=run.campaign_id, plan=run.plan, pauses=run.state.pauses, opened=opened),
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=RETRY,
+        )
+        run.state.freeze = result
+        await run.set_stage(Stage.frozen)
     await _post(
         run,
         "freeze",
@@ -272,7 +273,7 @@ async def prizes(run: CampaignRun) -> None:
     for slot in run.state.slots:
         if slot.status is SlotStatus.contacted:
             await _contact(run, slot)
-    while not all(s.status in (SlotStatus.delivered, SlotStatus.unfilled) for s in run.state.slots):
+    while True:
         now = workflow.now()
         for slot in run.state.slots:
             if slot.status is SlotStatus.contacted and slot.address_due is not None and now >= slot.address_due:
@@ -284,6 +285,8 @@ async def prizes(run: CampaignRun) -> None:
                     await _contact(run, slot)
                 else:
                     slot.entry_id, slot.status, slot.address_due = None, SlotStatus.unfilled, None
+        if all(s.status in (SlotStatus.delivered, SlotStatus.unfilled) for s in run.state.slots):
+            return
         changed = run.changed
         await wait_until(lambda c=changed: run.changed != c, lambda: _next_due(run), summary="address-deadline")  # type: ignore[misc]
 

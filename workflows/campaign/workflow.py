@@ -15,7 +15,6 @@ This class holds the handlers and their validators; the phases live in ``phases.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 from temporalio import workflow
@@ -83,7 +82,7 @@ class CampaignWorkflow:
     @workflow.init
     def __init__(self, inp: CampaignInput) -> None:
         self.run_ = CampaignRun(inp)
-        self.lock = asyncio.Lock()
+        self.lock = self.run_.lock
 
     @property
     def state(self) -> CampaignState:
@@ -169,7 +168,8 @@ class CampaignWorkflow:
         self.state.pauses.append(PauseWindow(start=workflow.now()))  # taken before the first await
         self.state.stage = Stage.paused
         async with self.lock:
-            await self.run_.set_stage(Stage.paused)
+            if self.state.freeze is None:  # the close may have come first: frozen stays
+                await self.run_.set_stage(Stage.paused)
         return self.state
 
     @pause.validator
@@ -186,7 +186,8 @@ class CampaignWorkflow:
         window.end = workflow.now()
         self.state.stage = Stage.running
         async with self.lock:
-            await self.run_.set_stage(Stage.running)
+            if self.state.freeze is None:  # the close may have come first: frozen stays
+                await self.run_.set_stage(Stage.running)
         return self.state
 
     @resume.validator
