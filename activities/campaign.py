@@ -29,6 +29,7 @@ from domain.campaign.io import (
     DrawInput,
     DrawOutput,
     FreezeInput,
+    InboxImportInput,
     PostInput,
     PostResult,
     ProjectionInput,
@@ -47,8 +48,8 @@ class CampaignActivities:
 
     def _row(self, session, campaign_id: int) -> Campaign:  # type: ignore[no-untyped-def]
         row = session.get(Campaign, campaign_id)
-        if row is None:
-            raise ApplicationError(f"campaign {campaign_id} has no row", type="NotFound", non_retryable=True)
+        if row is None:  # retryable: the API commits the row just after starting the workflow
+            raise ApplicationError(f"campaign {campaign_id} has no row (yet)", type="NotFound")
         return row  # type: ignore[no-any-return]
 
     @activity.defn(name="campaign_project")
@@ -106,6 +107,13 @@ class CampaignActivities:
                 str(exc), exc.code, type="PlatformError", non_retryable=not exc.retryable
             ) from exc
         return PostResult(external_id=ref.external_id, url=ref.url)
+
+    @activity.defn(name="campaign_import_inbox")
+    def import_inbox(self, inp: InboxImportInput) -> int:
+        """Entries from the engagement inbox (comments, keyword comments, DMs, mentions as reposts)."""
+        with self.db.session() as session:
+            self._row(session, inp.campaign_id)
+            return q.import_inbox(session, inp.campaign_id, inp.plan, inp.since, inp.until)
 
     @activity.defn(name="campaign_freeze")
     def freeze(self, inp: FreezeInput) -> FreezeResult:

@@ -89,6 +89,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         campaign.project,
         campaign.commit,
         campaign.publish_post,
+        campaign.import_inbox,
         campaign.freeze,
         campaign.draw,
     ]

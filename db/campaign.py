@@ -76,6 +76,8 @@ class CampaignEntry(SQLModel, table=True):
     account_created_at: datetime | None = _ts_optional()
     follows: bool | None = Field(default=None)
     region: str = Field(default="", max_length=64)
+    spam: bool = Field(default=False)
+    source: str = Field(default="api", max_length=16)  # api | inbox
     status: str = Field(default="received", max_length=16, index=True)  # received | eligible | excluded
     exclusion_code: str = Field(default="", max_length=32)
     exclusion_reason: str = Field(default="", max_length=200)
@@ -116,36 +118,54 @@ class NewEntry(EntryRecord):
 
     id: int = 0
     external_id: str
+    source: str = "api"
 
 
 def add_entries(session: Session, campaign_id: int, entries: list[NewEntry]) -> tuple[int, int]:
-    """Store entries idempotently per (platform, external id): (stored, already known). Commits."""
-    stored = known = 0
-    for e in entries:
-        exists = session.exec(
-            select(CampaignEntry.id).where(
+    """Store entries idempotently per (platform, external id): (stored, already known). Commits.
+
+    One look-up and one insert for the batch; if a concurrent delivery of the same items wins the race,
+    the batch is retried row by row so each item is counted exactly once.
+    """
+    keys = {(e.platform.value, e.external_id) for e in entries}
+    known_keys = {
+        (p, x)
+        for p, x in session.exec(
+            select(CampaignEntry.platform, CampaignEntry.external_id).where(
                 CampaignEntry.campaign_id == campaign_id,
-                CampaignEntry.platform == e.platform.value,
-                CampaignEntry.external_id == e.external_id,
+                col(CampaignEntry.external_id).in_([x for _, x in keys]),
             )
-        ).first()
-        if exists is not None:
-            known += 1
-            continue
-        session.add(
-            CampaignEntry(
-                campaign_id=campaign_id, platform=e.platform.value, user=e.user, method=e.method.value,
-                external_id=e.external_id, text=e.text, at=e.at, account_created_at=e.account_created_at,
-                follows=e.follows, region=e.region,
-            )
-        )  # fmt: skip
+        ).all()
+    }
+    fresh: dict[tuple[str, str], NewEntry] = {}
+    for e in entries:
+        key = (e.platform.value, e.external_id)
+        if key not in known_keys:
+            fresh.setdefault(key, e)
+    rows = [_row(campaign_id, e) for e in fresh.values()]
+    session.add_all(rows)
+    try:
+        session.commit()
+        return len(rows), len(entries) - len(rows)
+    except IntegrityError:
+        session.rollback()
+    stored = 0
+    for e in fresh.values():
+        session.add(_row(campaign_id, e))
         try:
             session.commit()
             stored += 1
-        except IntegrityError:  # the same delivery raced in
+        except IntegrityError:
             session.rollback()
-            known += 1
-    return stored, known
+    return stored, len(entries) - stored
+
+
+def _row(campaign_id: int, e: NewEntry) -> CampaignEntry:
+    return CampaignEntry(
+        campaign_id=campaign_id, platform=e.platform.value, user=e.user, method=e.method.value,
+        external_id=e.external_id, text=e.text, at=e.at, account_created_at=e.account_created_at,
+        follows=e.follows, region=e.region, spam=e.spam, source=e.source,
+    )  # fmt: skip
 
 
 def entries(session: Session, campaign_id: int) -> list[EntryRecord]:
@@ -153,7 +173,7 @@ def entries(session: Session, campaign_id: int) -> list[EntryRecord]:
     return [
         EntryRecord(
             id=r.id or 0, platform=Platform(r.platform), user=r.user, method=EntryMethod(r.method), text=r.text,
-            at=r.at, account_created_at=r.account_created_at, follows=r.follows, region=r.region,
+            at=r.at, account_created_at=r.account_created_at, follows=r.follows, region=r.region, spam=r.spam,
         )
         for r in rows
     ]  # fmt: skip
@@ -200,3 +220,45 @@ def frozen_leaves(session: Session, campaign_id: int) -> list[tuple[int, str]]:
         .order_by(col(CampaignEntry.leaf_index))
     ).all()
     return [(r.id or 0, f"{r.platform}:{r.user}") for r in rows]
+
+
+INBOX_METHODS = {"comment": EntryMethod.comment, "reply": EntryMethod.comment, "dm": EntryMethod.dm,
+                 "mention": EntryMethod.repost}  # fmt: skip
+
+
+def import_inbox(session: Session, campaign_id: int, plan: CampaignPlan, since: datetime, until: datetime) -> int:
+    """Entries from the engagement inbox: interactions on the campaign's accounts received in [since, until).
+
+    Comments (and replies) are comment entries — keyword entries when the plan asks for a keyword —,
+    DMs are DM entries, mentions are reposts. Spam the inbox hid comes in flagged, so the freeze excludes
+    it with a reason instead of it silently missing. Idempotent (external ids). Returns how many were new.
+    """
+    from db.models import Interaction
+
+    found: list[NewEntry] = []
+    for acc in plan.accounts:
+        rows = session.exec(
+            select(Interaction).where(
+                Interaction.platform == acc.platform.value,
+                Interaction.account == acc.account,
+                Interaction.received_at >= since,
+                Interaction.received_at < until,
+            )
+        ).all()
+        for r in rows:
+            method = INBOX_METHODS.get(r.kind)
+            if method is None or not r.author:
+                continue
+            if (
+                method is EntryMethod.comment
+                and EntryMethod.keyword in plan.entry_methods
+                and plan.keyword in r.text
+            ):
+                method = EntryMethod.keyword
+            found.append(
+                NewEntry(
+                    platform=acc.platform, user=r.author, method=method, text=r.text[:2000], at=r.received_at,
+                    external_id=f"inbox-{r.external_id}", spam=r.hidden or r.intent == "spam", source="inbox",
+                )
+            )  # fmt: skip
+    return add_entries(session, campaign_id, found)[0] if found else 0

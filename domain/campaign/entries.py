@@ -22,6 +22,7 @@ class EntryRecord(BaseModel):
     account_created_at: datetime | None = None
     follows: bool | None = None
     region: str = ""
+    spam: bool = False  # the inbox classified it as spam (links, contact ids, flooding) and hid it
 
     @property
     def leaf(self) -> str:
@@ -30,6 +31,7 @@ class EntryRecord(BaseModel):
 
 REASONS: dict[str, str] = {
     "outside_window": "不在活动时间内参与",
+    "spam": "被识别为垃圾信息（广告、引流或刷屏）",
     "paused": "活动暂停期间参与，不计入",
     "wrong_method": "参与方式不在本次活动规则之内",
     "no_keyword": "评论中没有活动关键词",
@@ -61,6 +63,8 @@ def exclusion(entry: EntryRecord, plan: CampaignPlan, pauses: list[PauseWindow],
         return "outside_window"
     if _paused(entry.at, pauses):
         return "paused"
+    if entry.spam:
+        return "spam"
     if plan.accounts and entry.platform not in {a.platform for a in plan.accounts}:
         return "wrong_account"
     methods = set(plan.entry_methods)

@@ -47,6 +47,13 @@ class FreezeInput(BaseModel):
     opened: datetime
 
 
+class InboxImportInput(BaseModel):
+    campaign_id: int
+    plan: CampaignPlan
+    since: datetime
+    until: datetime
+
+
 class BeaconRecord(BaseModel):
     round: int
     round_time: int

@@ -152,6 +152,9 @@ class Timing(BaseModel):
     results_reminder_before: timedelta = timedelta(hours=24)
     results_escalation_before: timedelta = timedelta(hours=4)
     review_sla: timedelta = timedelta(hours=8)
+    inbox_sweep: timedelta | None = timedelta(
+        hours=1
+    )  # entries taken from the inbox this often (None: only at close)
 
 
 class CampaignInput(BaseModel):

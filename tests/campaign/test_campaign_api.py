@@ -43,12 +43,13 @@ class Api:
 
 
 @pytest.fixture
-async def api(time_skipping: WorkflowEnvironment, sqlite_database: Database, tmp_path: Path) -> AsyncIterator[Api]:
-    tokens = seed_tokens(sqlite_database)
+async def api(time_skipping: WorkflowEnvironment, database: Database, tmp_path: Path) -> AsyncIterator[Api]:
+    """The app on SQLite and on PostgreSQL."""
+    tokens = seed_tokens(database)
     sandbox = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    async with campaign_worker(time_skipping.client, sqlite_database, sandbox) as worker:
-        settings = test_settings(sqlite_database, task_queue=worker.task_queue, secret_key=SECRET_KEY)
-        app = create_app(settings, db=sqlite_database, temporal_client=time_skipping.client)
+    async with campaign_worker(time_skipping.client, database, sandbox) as worker:
+        settings = test_settings(database, task_queue=worker.task_queue, secret_key=SECRET_KEY)
+        app = create_app(settings, db=database, temporal_client=time_skipping.client)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             yield Api(client, tokens)
     sandbox.engine.dispose()

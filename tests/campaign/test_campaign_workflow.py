@@ -22,6 +22,7 @@ from connectors.sandbox import SandboxPlatform
 from db import campaign as q
 from db.campaign import Campaign, CampaignEntry, CampaignSecret
 from db.engine import Database
+from db.models import Interaction
 from domain.campaign import verify_draw
 from domain.campaign.models import (
     ActorRequest,
@@ -126,6 +127,13 @@ async def test_plan_to_prizes_with_a_forfeit(
         with db.session() as s:
             assert q.add_entries(s, st.campaign_id, batch) == (len(batch), 0)
             assert q.add_entries(s, st.campaign_id, batch[:2]) == (0, 2)  # redelivery stores nothing
+        with db.session() as s:  # the inbox saw one more comment and one spam comment it hid
+            for n, (author, hidden) in enumerate([("inboxfan", False), ("adbot", True)]):
+                s.add(Interaction(platform="weibo", account="brand_weibo", external_id=f"ix{n}", kind="comment",
+                                  author=author, text="参与抽奖", intent="spam" if hidden else "other",
+                                  sentiment="neutral", priority="normal", received_at=t + timedelta(minutes=30),
+                                  hidden=hidden))  # fmt: skip
+            s.commit()
         await env.sleep(timedelta(hours=1))
         await rejected(h.execute_update(CampaignWorkflow.pause, ActorRequest(actor=agent)), "Forbidden")
         await h.execute_update(CampaignWorkflow.pause, ActorRequest(actor=owner))
@@ -137,21 +145,23 @@ async def test_plan_to_prizes_with_a_forfeit(
         with db.session() as s:
             q.add_entries(s, st.campaign_id, [entry("latecomer", await env.get_current_time(), 201)])
             figures = q.figures(s, st.campaign_id)
-        assert figures["entries"] == len(batch) + 2 and figures["people"] == len(batch) + 1
+        assert figures["entries"] == len(batch) + 4 and figures["people"] == len(batch) + 3  # the sweep ran
 
         # --- close by timer: frozen list, N and the root published; every exclusion with its reason ------
         assert good.close_at is not None and good.draw_at is not None
         await env.sleep(good.close_at - await env.get_current_time() + timedelta(minutes=1))
         await wait_stage(h, Stage.frozen)
         st = await h.query(CampaignWorkflow.current)
-        assert st.freeze is not None and st.freeze.n == 9  # eight fans and the latecomer
+        # eight fans and the latecomer; the inbox fan's account age is unknown and the plan asks for 30 days
+        assert st.freeze is not None and st.freeze.n == 9
         assert st.freeze.excluded == {
             "duplicate": 1, "staff": 1, "blacklisted": 1, "account_too_new": 1, "wrong_method": 1, "paused": 1,
+            "spam": 1, "account_age_unknown": 1,
         }  # fmt: skip
         assert any(st.freeze.root in p.text for p in sandbox.all_posts())
         with db.session() as s:
             excluded = s.exec(select(CampaignEntry).where(CampaignEntry.status == "excluded")).all()
-            assert all(e.exclusion_reason for e in excluded) and len(excluded) == 6
+            assert all(e.exclusion_reason for e in excluded) and len(excluded) == 8
 
         # --- beacon: only the named round, only after its time, with evidence ----------------------------
         signature = bytes(range(48))
@@ -237,7 +247,7 @@ async def test_plan_to_prizes_with_a_forfeit(
 
     assert st.report is not None
     r = st.report
-    assert (r.entries, r.unique_users, r.eligible) == (len(batch) + 2, len(batch) + 1, 9)
+    assert (r.entries, r.unique_users, r.eligible) == (len(batch) + 4, len(batch) + 3, 9)
     assert (r.delivered, r.forfeited, r.unfilled, r.complaints) == (3, 1, 0, 1)
     assert r.prize_cost == Decimal(999 + 99 + 99) and r.results_on_time
     assert r.cost_per_entry == (Decimal(30000) / 9).quantize(Decimal("0.01"))

@@ -17,7 +17,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.campaign import CampaignActivities
     from domain.campaign import draw as drawing
     from domain.campaign.checklist import needs_leadership
-    from domain.campaign.io import BeaconRecord, CommitInput, DrawInput, FreezeInput, PostInput, PostResult
+    from domain.campaign.io import (
+        BeaconRecord,
+        CommitInput,
+        DrawInput,
+        FreezeInput,
+        InboxImportInput,
+        PostInput,
+        PostResult,
+    )
     from domain.campaign.models import (
         CampaignReport,
         Decision,
@@ -153,14 +161,22 @@ async def launch(run: CampaignRun) -> datetime:
 
 
 async def collect(run: CampaignRun, opened: datetime) -> None:
-    """Entries arrive through the API into the database; here we only wait for the close (pauses are
-    recorded by the handlers and applied at the freeze)."""
-    assert run.plan.close_at is not None
-    await wait_until(lambda: False, at(run.plan.close_at), summary="close-time")
+    """Entries arrive through the API into the database, and from the engagement inbox by a sweep every
+    ``timing.inbox_sweep``; pauses are recorded by the handlers and applied at the freeze."""
+    close = run.plan.close_at
+    assert close is not None
+    sweep = run.inp.timing.inbox_sweep
+    since = opened
+    while workflow.now() < close:
+        if sweep is not None and workflow.now() >= since + sweep:
+            since = await _import_inbox(run, since, workflow.now())
+        next_wake = min(close, since + sweep) if sweep is not None else close
+        await wait_until(lambda: False, at(next_wake), summary="close-time")
     async with run.lock:  # a pause or resume accepted just before the close finishes its projection first
         for window in run.state.pauses:
             if window.end is None:
-                window.end = run.plan.close_at
+                window.end = close
+        await _import_inbox(run, since, close)
         result = await workflow.execute_activity_method(
             CampaignActivities.freeze,
             FreezeInput(campaign_id=run.campaign_id, plan=run.plan, pauses=run.state.pauses, opened=opened),
@@ -175,6 +191,16 @@ async def collect(run: CampaignRun, opened: datetime) -> None:
         f"【{run.plan.title}】参与已截止：有效参与 {result.n} 人，名单默克尔根 {result.root}。"
         f"开奖将使用 drand quicknet 第 {run.state.beacon_round} 轮随机数；每位参与者可查询自己的包含证明。",
     )
+
+
+async def _import_inbox(run: CampaignRun, since: datetime, until: datetime) -> datetime:
+    await workflow.execute_activity_method(
+        CampaignActivities.import_inbox,
+        InboxImportInput(campaign_id=run.campaign_id, plan=run.plan, since=since, until=until),
+        start_to_close_timeout=timedelta(minutes=5),
+        retry_policy=RETRY,
+    )
+    return until
 
 
 # --- beacon and draw --------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ def upgrade() -> None:
         sa.Column("account_created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("follows", sa.Boolean(), nullable=True),
         sa.Column("region", sa.String(length=64), nullable=False),
+        sa.Column("spam", sa.Boolean(), nullable=False),
+        sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("exclusion_code", sa.String(length=32), nullable=False),
         sa.Column("exclusion_reason", sa.String(length=200), nullable=False),
