@@ -3,23 +3,35 @@ entrants, a winner who declines with no reserve left."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.campaign import CampaignActivities
+from connectors.registry import ConnectorRegistry
 from connectors.sandbox import SandboxPlatform
+from core.registry import WORKFLOWS, Dependencies, activities
 from db import campaign as q
 from db.campaign import Campaign
 from db.engine import Database
+from domain import ids
 from domain.campaign import verify_draw
+from domain.campaign.io import ProjectionInput
 from domain.campaign.models import (
     ActorRequest,
     BeaconRequest,
+    CampaignInput,
     Decision,
     PrizeEvent,
     PrizeUpdate,
@@ -32,7 +44,7 @@ from domain.campaign.models import (
     Timing,
 )
 from tests.campaign.helpers import good_plan
-from tests.campaign.workflow_helpers import campaign_worker, entry, notices, seed, start, wait_stage
+from tests.campaign.workflow_helpers import SECRET_KEY, campaign_worker, entry, notices, seed, start, wait_stage
 from workflows.campaign import CampaignWorkflow
 
 pytestmark = pytest.mark.asyncio
@@ -148,6 +160,11 @@ async def test_fewer_entrants_than_prizes_and_a_decline_without_reserves(
             assert verify_draw.verify(row.draw) == []
             assert len(row.draw["winners"]) == 1 and row.draw["reserves"] == []
         st = await h.query(CampaignWorkflow.current)
+        assert plan.results_deadline is not None
+        await env.sleep(plan.results_deadline - await env.get_current_time() + timedelta(minutes=1))
+        assert any(n.dedupe_key.endswith("results-escalate") and n.recipient_role == "leadership"
+                   for n in notices(db, "escalation"))  # fmt: skip
+        assert any(n.dedupe_key.endswith("results-overdue") for n in notices(db, "alert"))
         await h.execute_update(
             CampaignWorkflow.approve_results, ResultsApproval(actor=ops, text_hash=st.results_hash)
         )
@@ -161,3 +178,50 @@ async def test_fewer_entrants_than_prizes_and_a_decline_without_reserves(
     assert (r.eligible, r.delivered, r.forfeited, r.unfilled, r.prize_cost) == (1, 0, 1, 3, Decimal(0))
     assert final.slots[0].history[0].endswith(":declined")
     assert r.excluded == {"duplicate": 1}
+    assert not r.results_on_time
+
+
+async def test_a_decision_arriving_while_the_stage_is_being_projected_is_kept(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    """STYLE 12: the review lands while the main loop's projection activity for that stage still runs."""
+    env, db = time_skipping, sqlite_database
+    people = seed(db)
+    real = CampaignActivities(db, ConnectorRegistry(db, {"sandbox": sandbox}), SECRET_KEY)
+    in_review_projection = threading.Event()
+    release = threading.Event()
+
+    @activity.defn(name="campaign_project")
+    def slow_project(inp: ProjectionInput) -> None:
+        if inp.stage is Stage.review_compliance:
+            in_review_projection.set()
+            release.wait(10)
+        real.project(inp)
+
+    deps = Dependencies(db=db, connectors={"sandbox": sandbox}, secret_key=SECRET_KEY)
+    acts = [a for a in activities(deps) if activity._Definition.must_from_callable(a).name != "campaign_project"]
+    tq = f"campaign-{uuid.uuid4().hex[:8]}"
+    now = await env.get_current_time()
+    plan = good_plan(now)
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        async with Worker(env.client, task_queue=tq, workflows=WORKFLOWS, activities=[*acts, slow_project],
+                          activity_executor=ex):  # fmt: skip
+            with db.session() as s:
+                row = q.create(s, plan, people["owner"].user_id, "owner")
+                s.commit()
+                assert row.id is not None
+            inp = CampaignInput(campaign_id=row.id, owner="owner", owner_id=people["owner"].user_id, plan=plan)
+            h = await env.client.start_workflow(CampaignWorkflow.run, inp, id=ids.campaign(row.id), task_queue=tq)
+            await wait_stage(h, Stage.draft)
+            await h.execute_update(CampaignWorkflow.submit, SubmitRequest(actor=people["owner"]))
+            assert await asyncio.to_thread(in_review_projection.wait, 10)
+            st = await h.query(CampaignWorkflow.current)
+            await h.execute_update(
+                CampaignWorkflow.review,
+                ReviewRequest(actor=people["rc"], stage=Stage.review_compliance, plan_hash=st.plan_hash,
+                              decision=Decision.approve),
+            )  # fmt: skip
+            release.set()
+            await wait_stage(h, Stage.approved)
+            st = await h.query(CampaignWorkflow.current)
+    assert [d.decision for d in st.decisions] == ["approve"]
