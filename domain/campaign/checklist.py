@@ -7,6 +7,7 @@ findings stop the submission; warnings go to the reviewer with the plan.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 
 from domain.campaign.models import CampaignPlan, EntryMethod, Finding, Severity, Thresholds
@@ -26,7 +27,8 @@ def _warning(code: str, field: str, reason: str) -> Finding:
     return Finding(code=code, severity=Severity.warning, field=field, reason=reason)
 
 
-def check(plan: CampaignPlan, thresholds: Thresholds | None = None) -> list[Finding]:
+def check(plan: CampaignPlan, thresholds: Thresholds | None = None, now: datetime | None = None) -> list[Finding]:
+    """Every finding on ``plan``; with ``now`` (the workflow's clock) a close time already past is one too."""
     t = thresholds or Thresholds()
     out: list[Finding] = []
     rules = plan.rules_text
@@ -48,6 +50,8 @@ def check(plan: CampaignPlan, thresholds: Thresholds | None = None) -> list[Find
         )
     elif plan.start_at is not None and plan.close_at <= plan.start_at:
         out.append(_blocking("close_before_start", "close_at", "截止时间早于或等于开始时间。"))
+    elif now is not None and plan.close_at <= now:
+        out.append(_blocking("close_in_past", "close_at", "截止时间已过，活动无法开始。"))
     if plan.draw_at is None:
         out.append(_blocking("no_draw_time", "draw_at", "未说明开奖时间。"))
     elif plan.close_at is not None and plan.draw_at <= plan.close_at:

@@ -113,3 +113,10 @@ def test_keyword_entries_need_the_keyword() -> None:
     )
     assert [e.user for e in eligible] == ["a"]
     assert excluded[0].code == "no_keyword"
+
+
+def test_a_close_time_already_past_is_blocking_when_the_clock_is_given() -> None:
+    plan = good_plan(T0)
+    assert "close_in_past" not in codes(plan)
+    assert plan.close_at is not None
+    assert "close_in_past" in {f.code for f in check(plan, None, plan.close_at + timedelta(seconds=1))}

@@ -111,7 +111,7 @@ class CampaignWorkflow:
 
     @workflow.update
     def submit(self, req: SubmitRequest) -> SubmitResult:
-        findings = check(self.run_.plan, self.run_.inp.thresholds)
+        findings = check(self.run_.plan, self.run_.inp.thresholds, workflow.now())
         self.state.findings = findings
         ok = not blocking(findings)
         self.run_.submitted = ok
