@@ -100,12 +100,16 @@ def _tamper(doc: dict[str, Any], what: str) -> dict[str, Any]:
         a, b = bad["winners"][0], bad["reserves"][0]
         for key in ("index", "entrant", "proof"):
             a[key], b[key] = b[key], a[key]
+    elif what == "swap_winners":
+        a, b = bad["winners"][0], bad["winners"][1]
+        for key in ("index", "entrant", "proof"):
+            a[key], b[key] = b[key], a[key]
     elif what == "beacon":
         bad["beacon"]["randomness"] = "cd" * 32
     return bad
 
 
-@pytest.mark.parametrize("what", ["secret", "entrant", "n", "swap", "beacon"])
+@pytest.mark.parametrize("what", ["secret", "entrant", "n", "swap", "swap_winners", "beacon"])
 def test_verifier_rejects_each_tampering(what: str) -> None:
     problems = proto.verify(_tamper(_doc(), what))
     assert problems, what
