@@ -204,3 +204,13 @@ def test_cli_verify(tmp_path: Path) -> None:
     assert runner.invoke(app, ["campaigns", "verify", str(good)]).exit_code == 0
     result = runner.invoke(app, ["campaigns", "verify", str(bad)])
     assert result.exit_code == 1 and "commitment" in result.output
+
+
+def test_the_verifier_is_standard_library_only_and_parses_as_python_3_9() -> None:
+    import ast
+
+    source = Path(proto.__file__).read_text(encoding="utf-8")
+    tree = ast.parse(source, feature_version=(3, 9))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
