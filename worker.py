@@ -68,6 +68,7 @@ async def run_worker(settings: Settings) -> None:
             db=db,
             connectors={"sandbox": SandboxPlatform(settings.effective_sandbox_url)},
             notifiers=notifiers.from_settings(settings),
+            secret_key=settings.secret_key.get_secret_value(),
         )
         worker = build_worker(client, settings.task_queue, deps, executor)
         settle()

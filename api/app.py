@@ -15,6 +15,7 @@ from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
 from api.routes import (
     audit_log,
+    campaigns,
     compliance_terms,
     content,
     crisis_hold,
@@ -40,7 +41,9 @@ from api.routes import (
 from core.settings import Settings, get_settings
 from db.engine import Database
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = (
+    frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}) | campaigns.PUBLIC_PATHS
+)
 # Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
 SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics", "/monitoring/ingest/{source_key}"})
 
@@ -105,6 +108,7 @@ def create_app(
         reply_templates,
         shifts,
         sandbox,
+        campaigns,
     ):
         app.include_router(module.router)
     app.include_router(drills.runs)

@@ -12,6 +12,7 @@ from fastapi import Depends
 
 from api.deps import SessionDep
 from api.errors import not_found
+from db.campaign import Campaign
 from db.models import ContentItem, Incident, Interaction, User
 
 
@@ -36,6 +37,13 @@ def interaction(item_id: int, session: SessionDep) -> Interaction:
     return row
 
 
+def campaign(campaign_id: int, session: SessionDep) -> Campaign:
+    row = session.get(Campaign, campaign_id)
+    if row is None:
+        raise not_found("campaign", campaign_id)
+    return row
+
+
 def user_record(user_id: int, session: SessionDep) -> User:
     row = session.get(User, user_id)
     if row is None:
@@ -46,3 +54,4 @@ def user_record(user_id: int, session: SessionDep) -> User:
 ContentItemDep = Annotated[ContentItem, Depends(content_item)]
 IncidentDep = Annotated[Incident, Depends(incident)]
 InteractionDep = Annotated[Interaction, Depends(interaction)]
+CampaignDep = Annotated[Campaign, Depends(campaign)]

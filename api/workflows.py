@@ -13,6 +13,7 @@ from api.errors import ApiError
 from core.dispatch import dispatch
 from db import audit, outbox
 from db.accounts import Principal
+from db.campaign import Campaign
 from db.engine import Database
 from db.models import ContentItem, Incident, Interaction
 from domain.errors import ErrorKind
@@ -31,7 +32,7 @@ def actor(p: Principal) -> Actor:
     return Actor(user_id=p.user_id, name=p.name, roles=sorted(p.roles, key=lambda r: r.value))
 
 
-_TARGETS = {ContentItem: "content", Incident: "incident", Interaction: "interaction"}
+_TARGETS = {ContentItem: "content", Incident: "incident", Interaction: "interaction", Campaign: "campaign"}
 
 
 async def send(
@@ -39,7 +40,7 @@ async def send(
     client: Client,
     principal: Principal,
     request_id: str,
-    record: ContentItem | Incident | Interaction,
+    record: ContentItem | Incident | Interaction | Campaign,
     update: Any,
     arg: Any,
     *,

@@ -21,6 +21,8 @@ app.add_typer(db_app, name="db")
 analyze_app = typer.Typer(help="Text analysis: sentiment model.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(analyze_app, name="analyze")
+campaigns_app = typer.Typer(help="Campaigns: verify a published draw.", no_args_is_help=True)
+app.add_typer(campaigns_app, name="campaigns")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -80,6 +82,17 @@ def _database(settings: Settings, *, create: bool = False) -> Any:
             f"run `socialops db upgrade{f' --var-dir {settings.var_dir}' if settings.database_url == '' else ''}`"
         )
     return db
+
+
+# --- campaigns ----------------------------------------------------------------------------------
+
+
+@campaigns_app.command("verify")
+def campaigns_verify(draw_json: Path) -> None:
+    """Recompute a draw.json (commitment, Merkle root, seed, winners, proofs); exit 1 on any mismatch."""
+    from domain.campaign import verify_draw
+
+    raise typer.Exit(verify_draw.main([str(draw_json)]))
 
 
 # --- database -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.campaign import CampaignActivities
 from activities.content import ContentActivities
 from activities.emergency import EmergencyActivities
 from activities.inbox import InboxActivities
@@ -15,7 +16,9 @@ from activities.system import SystemActivities
 from connectors.base import PlatformConnector
 from connectors.notifiers import Notifier
 from connectors.registry import ConnectorRegistry
+from core.settings import DEV_SECRET_KEY
 from db.engine import Database
+from workflows.campaign import CampaignWorkflow
 from workflows.content import ContentWorkflow
 from workflows.emergency import DrillWorkflow, EmergencyWorkflow, IncidentTaskWorkflow
 from workflows.inbox_poll import AccountPollWorkflow
@@ -33,6 +36,7 @@ WORKFLOWS: list[type] = [
     MonitoringWorkflow,
     InteractionWorkflow,
     AccountPollWorkflow,
+    CampaignWorkflow,
 ]
 
 
@@ -44,6 +48,7 @@ class Dependencies:
     connectors: dict[str, PlatformConnector] = field(default_factory=dict)
     notifiers: list[Notifier] | None = None  # None: the log notifier only
     fetch_feed: FeedFetcher = http_feed  # RSS sources' fetcher
+    secret_key: str = DEV_SECRET_KEY  # seals campaign draw secrets (SOCIALOPS_SECRET_KEY)
 
 
 def activities(deps: Dependencies) -> list[Callable[..., Any]]:
@@ -54,6 +59,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     notify = NotificationActivities(deps.db, deps.notifiers)
     monitoring = MonitoringActivities(deps.db, registry, deps.fetch_feed)
     inbox = InboxActivities(deps.db, registry)
+    campaign = CampaignActivities(deps.db, registry, deps.secret_key)
     return [
         system.check_database,
         system.dispatch_pending_starts,
@@ -85,4 +91,10 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         inbox.close_feedback,
         inbox.save_faq,
         notify.notify,
+        campaign.project,
+        campaign.commit,
+        campaign.publish_post,
+        campaign.import_inbox,
+        campaign.freeze,
+        campaign.draw,
     ]

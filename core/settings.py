@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -50,6 +51,11 @@ class Settings(BaseSettings):
         description="Metric checkpoints after publishing (R-4.1.5)",
     )
     content_sla_business_hours: bool = Field(default=True, description="Count SLA time in working hours only")
+
+    # Campaigns: the legal cap for one prize, and when leadership must also approve.
+    campaign_prize_cap_cny: Decimal = Field(default=Decimal(50000), gt=0)
+    campaign_leadership_budget_cny: Decimal = Field(default=Decimal(20000), ge=0)
+    campaign_leadership_prize_cny: Decimal = Field(default=Decimal(5000), ge=0)
 
     # Internal notification channels; each is off until configured.
     notify_wecom_webhook: str = ""

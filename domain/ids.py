@@ -44,6 +44,10 @@ def drill_run(key: str) -> str:
     return f"drill-{key}-run"
 
 
+def campaign(campaign_id: int) -> str:
+    return f"campaign-{campaign_id}"
+
+
 def system_check(stamp_ms: int) -> str:
     return f"system-check-{stamp_ms}"
 
