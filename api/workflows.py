@@ -49,18 +49,32 @@ async def send(
 ) -> Any:
     """The one way a route changes a process: send the update to the record's workflow, map a refusal to
     HTTP, and write the audit row — only for an accepted change (a refused one changed nothing)."""
-    return await update_and_audit(
-        session,
-        client,
-        principal,
-        record.workflow_id,
-        update,
-        arg,
-        action=action,
-        target=f"{_TARGETS[type(record)]}:{record.id}",
-        request_id=request_id,
-        detail=detail,
-    )
+    try:
+        return await update_and_audit(
+            session,
+            client,
+            principal,
+            record.workflow_id,
+            update,
+            arg,
+            action=action,
+            target=f"{_TARGETS[type(record)]}:{record.id}",
+            request_id=request_id,
+            detail=detail,
+        )
+    except ApiError as exc:
+        if exc.code == "process_closed" and _starting(session, record):
+            raise ApiError(
+                409,
+                "process_starting",
+                f"{_TARGETS[type(record)]} {record.id} is recorded and its process is starting; "
+                "nothing was changed — try again in a moment",
+            ) from exc
+        raise
+
+
+def _starting(session: Session, record: ContentItem | Incident | Interaction | Campaign) -> bool:
+    return getattr(record, "stage", "") == "starting" or bool(outbox.starting(session, [record.workflow_id]))
 
 
 async def update_and_audit(

@@ -95,6 +95,7 @@ def open_incident(
         reported_by=reported_by,
         evidence=[e.model_dump() for e in evidence],
         drill_scenario=drill.model_dump(mode="json") if drill else None,
+        stage="starting",  # until its process runs and projects its first stage (confirming)
     )
     session.add(row)
     session.flush()

@@ -16,9 +16,8 @@ from temporalio.worker import Worker
 
 from connectors.sandbox import SandboxPlatform
 from core.registry import Dependencies
-from db.accounts import create_user
 from db.engine import Database
-from db.models import ContentItem, Notification, PlatformAccount
+from db.models import ContentItem, Notification
 from domain.content import (
     ContentFormat,
     ContentPlan,
@@ -30,12 +29,10 @@ from domain.content import (
     Target,
     VersionContent,
 )
-from domain.kernel import Actor, Platform
-from domain.roles import Role
+from domain.kernel import Actor
+from tests.seeds import ACCOUNTS, CONTENT_PEOPLE, seed_users
 from worker import build_worker
 from workflows.content import ContentWorkflow
-
-ACCOUNTS = [(Platform.weibo, "brand_weibo"), (Platform.wechat_oa, "brand_wechat")]
 
 
 @dataclass
@@ -49,36 +46,8 @@ class People:
     tokens: dict[str, str]
 
 
-def seed_accounts(db: Database) -> None:
-    """The brand's sandbox accounts (idempotent)."""
-    with db.session() as s:
-        for platform, handle in ACCOUNTS:
-            if s.exec(select(PlatformAccount).where(PlatformAccount.handle == handle)).first():
-                continue
-            s.add(
-                PlatformAccount(platform=platform.value, handle=handle, display_name=handle, connector="sandbox")
-            )
-        s.commit()
-
-
 def seed_people(db: Database) -> People:
-    spec = {
-        "creator": [Role.content_creator, Role.risk_compliance],
-        "rc": [Role.risk_compliance],
-        "brand": [Role.marketing],
-        "biz": [Role.business_reviewer],
-        "ops": [Role.ops_head],
-        "lead": [Role.leadership],
-    }
-    actors: dict[str, Actor] = {}
-    tokens: dict[str, str] = {}
-    with db.session() as s:
-        for name, roles in spec.items():
-            user, token = create_user(s, name, roles)
-            assert user.id is not None
-            actors[name] = Actor(user_id=user.id, name=name, roles=roles)
-            tokens[name] = token
-        s.commit()
+    actors, tokens = seed_users(db, CONTENT_PEOPLE)
     return People(tokens=tokens, **actors)
 
 
@@ -133,11 +102,16 @@ def insert_item(db: Database, owner: Actor, p: ContentPlan, v: VersionContent, *
 
 @asynccontextmanager
 async def content_worker(
-    client: Client, db: Database, sandbox: SandboxPlatform, replace: dict[str, Callable[..., Any]] | None = None
+    client: Client,
+    db: Database,
+    sandbox: SandboxPlatform,
+    replace: dict[str, Callable[..., Any]] | None = None,
+    task_queue: str | None = None,
 ) -> AsyncIterator[Worker]:
     """A worker with every workflow and activity; ``replace`` swaps activities by name (e.g. a slowed
-    projection, to drive a message arriving while the main loop's activity runs)."""
-    tq = f"content-{uuid.uuid4().hex[:8]}"
+    projection, to drive a message arriving while the main loop's activity runs); ``task_queue``: a
+    worker that comes back after an outage on the queue of the one before."""
+    tq = task_queue or f"content-{uuid.uuid4().hex[:8]}"
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
         worker = build_worker(client, tq, Dependencies(db=db, connectors={"sandbox": sandbox}), ex, replace)
         async with worker:

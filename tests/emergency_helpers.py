@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from sqlmodel import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from db.accounts import create_user
 from db.emergency import open_incident
 from db.engine import Database
 from db.models import IncidentEvent
 from domain.emergency import Evidence, IncidentStage
 from domain.kernel import Actor
-from domain.roles import Role
+from tests.seeds import EMERGENCY_TEAM, seed_users
+from tests.waiting import until
 from workflows.emergency import EmergencyWorkflow
 
 
@@ -33,23 +31,7 @@ class Team:
 
 
 def seed_team(db: Database) -> Team:
-    spec = {
-        "reporter": [Role.interaction_agent],
-        "rc": [Role.risk_compliance],
-        "lead": [Role.leadership],
-        "ops": [Role.ops_head],
-        "mkt": [Role.marketing],
-        "agent": [Role.interaction_agent],
-    }
-    actors: dict[str, Actor] = {}
-    tokens: dict[str, str] = {}
-    with db.session() as s:
-        for name, roles in spec.items():
-            user, token = create_user(s, name, roles)
-            assert user.id is not None
-            actors[name] = Actor(user_id=user.id, name=name, roles=roles)
-            tokens[name] = token
-        s.commit()
+    actors, tokens = seed_users(db, EMERGENCY_TEAM)
     return Team(tokens=tokens, **actors)
 
 
@@ -70,13 +52,11 @@ async def start_incident(client: Client, worker: Worker, db: Database, **kw: Any
 
 
 async def wait_for(h: WorkflowHandle[Any, Any], check: Any, what: str, timeout: float = 20) -> Any:
-    for _ in range(int(timeout / 0.1)):
+    async def reached() -> Any:
         st = await h.query(EmergencyWorkflow.current)
-        if check(st):
-            return st
-        await asyncio.sleep(0.1)
-    st = await h.query(EmergencyWorkflow.current)
-    pytest.fail(f"{what}: stage {st.stage}, timeline {[e.kind for e in st.timeline]}")
+        return st if check(st) else None
+
+    return await until(reached, what, timeout=timeout)
 
 
 async def wait_stage(h: WorkflowHandle[Any, Any], *stages: IncidentStage) -> Any:

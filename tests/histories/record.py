@@ -20,7 +20,8 @@ from db import migrate
 from db.engine import Database
 from domain.content import Decision, ReviewRequest, ReviseRequest, Stage, SubmitRequest
 from tests.conftest import temporal_test_server
-from tests.content_helpers import content_worker, plan, seed_accounts, seed_people, start_content, version
+from tests.content_helpers import content_worker, plan, seed_people, start_content, version
+from tests.seeds import seed_accounts
 from workflows.content import ContentWorkflow
 
 HERE = Path(__file__).parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,19 +22,12 @@ from connectors.registry import ConnectorRegistry
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import ContentMetric
-from domain.content import Decision, ReviewRequest, Stage, SubmitRequest
-from domain.content_io import ProjectionUpdate
-from tests.content_helpers import (
-    People,
-    content_worker,
-    notifications,
-    plan,
-    seed_accounts,
-    seed_people,
-    start_content,
-    version,
-)
+from domain.content import Decision, ReasonRequest, ReviewRequest, Stage, SubmitRequest
+from domain.content_io import HoldStatus, ProjectionUpdate
+from tests.content_helpers import People, content_worker, notifications, plan, seed_people, start_content, version
+from tests.seeds import seed_accounts
 from tests.waiting import until
+from tests.workflows.test_content import approve_all
 from workflows.content import ContentWorkflow
 
 
@@ -183,3 +177,44 @@ async def test_an_item_sent_back_for_changes_expires_at_its_publish_time(
         assert any(
             "已过期" in n.subject and n.recipient_user == people.creator.name for n in notifications(db, "alert")
         )
+
+
+async def test_an_item_past_its_publish_window_waits_for_ops_head(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, people: People
+) -> None:
+    """An approved item that reaches its publish step later than its window (an outage, a stalled worker)
+    does not go out by itself: the owner is alerted and ops_head confirms (publish_window was never read)."""
+
+    @activity.defn(name="crisis_hold_status")
+    def stalled_hold_check() -> HoldStatus:
+        time.sleep(2)  # the worker stalls for two real seconds, beyond this item's one-second window
+        return HoldStatus(active=False)
+
+    env, db = time_skipping, sqlite_database
+    now = await env.get_current_time()
+    async with content_worker(env.client, db, sandbox, replace={"crisis_hold_status": stalled_hold_check}) as w:
+        h = await start_content(
+            env.client,
+            w,
+            db,
+            people.creator,
+            plan(now + timedelta(hours=1)),
+            version(),
+            publish_window=timedelta(seconds=1),
+        )
+        await until(lambda: stage_is(h, Stage.draft), "draft")
+        await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
+        await approve_all(h, people)
+        await until(lambda: stage_is(h, Stage.scheduled), "scheduled")
+        await env.sleep(timedelta(hours=1, minutes=1))
+        await until(lambda: stage_is(h, Stage.awaiting_release), "waiting for confirmation, not published")
+        assert sandbox.all_posts() == []
+        late = [n for n in notifications(db, "alert") if "错过发布时间" in n.subject]
+        assert {(n.recipient_user, n.recipient_role) for n in late} == {("creator", ""), ("", "ops_head")}
+        with pytest.raises(WorkflowUpdateFailedError):  # only ops_head confirms
+            await h.execute_update(ContentWorkflow.confirm_release, ReasonRequest(actor=people.rc, reason="发"))
+        await h.execute_update(
+            ContentWorkflow.confirm_release, ReasonRequest(actor=people.ops, reason="内容仍有效")
+        )
+        await until(lambda: stage_is(h, Stage.tracking, Stage.completed), "published after confirmation")
+        assert len(sandbox.all_posts()) == 2

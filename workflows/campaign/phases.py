@@ -283,7 +283,6 @@ async def results(run: CampaignRun) -> None:
 
 async def prizes(run: CampaignRun) -> None:
     assert run.state.draw is not None
-    await run.set_stage(Stage.prizes)
     days = timedelta(days=run.plan.address_days)
     prize_list = [p for p in run.plan.prizes for _ in range(p.quantity)]
     winners = list(run.state.draw.winners)
@@ -296,6 +295,9 @@ async def prizes(run: CampaignRun) -> None:
         else:
             slot.status = SlotStatus.unfilled
         run.state.slots.append(slot)
+    # The stage is shown only once its slots exist: a prize update arriving during the projection finds
+    # them (STYLE 12), rather than a "prizes" stage with no slots.
+    await run.set_stage(Stage.prizes)
     for slot in run.state.slots:
         if slot.status is SlotStatus.contacted:
             await _contact(run, slot)

@@ -77,6 +77,39 @@ async def crisis_hold(run: ContentRun) -> None:
         raise Cancelled
 
 
+async def late_gate(run: ContentRun) -> bool:
+    """Past its publish window (an outage, a long hold) an item does not go out by itself: it waits for
+    ops_head's confirmation, with an alert to the owner. Returns True when rescheduled instead (the caller
+    waits for the new time again)."""
+    late_by = workflow.now() - run.state.publish_at
+    if late_by <= run.inp.publish_window or run.release_confirmed:
+        return False
+    if not workflow.patched("late-publish-confirm"):
+        return False
+    count = run.reschedules
+    run.state.outcome_reason = f"已超过发布时间 {int(late_by.total_seconds() // 60)} 分钟"
+    await run.set_stage(Stage.awaiting_release)
+    await run.notify(
+        "alert",
+        f"内容 #{run.content_id} 已错过发布时间，等待确认",
+        f"原定 {run.state.publish_at.isoformat()} 发布，现已超出发布窗口；请运营负责人确认发布，或改期、取消。",
+        user=run.inp.owner,
+        key=f"late-{count}",
+    )
+    await run.notify(
+        "alert",
+        f"内容 #{run.content_id} 已错过发布时间，等待确认",
+        "确认发布：POST /content/{id}/release；或由负责人改期。",
+        role=Role.ops_head.value,
+        key=f"late-ops-{count}",
+    )
+    await workflow.wait_condition(lambda: run.release_confirmed or run.cancelled or run.reschedules != count)
+    if run.cancelled:
+        raise Cancelled
+    run.state.outcome_reason = ""
+    return not run.release_confirmed
+
+
 async def _hold_status() -> HoldStatus:
     return await workflow.execute_activity_method(
         ContentActivities.crisis_hold_status, start_to_close_timeout=timedelta(seconds=15), retry_policy=RETRY

@@ -19,7 +19,7 @@ from temporalio import workflow
 
 from workflows.common import RETRY
 from workflows.content.context import Cancelled, ContentRun
-from workflows.content.publish import crisis_hold, publish, track, wait_for_publish_time
+from workflows.content.publish import crisis_hold, late_gate, publish, track, wait_for_publish_time
 from workflows.content.review import review
 
 with workflow.unsafe.imports_passed_through():
@@ -258,7 +258,12 @@ class ContentWorkflow:
         if self.state.stage is not Stage.awaiting_release or self.run_.release_confirmed:
             raise conflict("stage", f"nothing awaits release; content is in stage {self.state.stage.value}")
         if Role.ops_head not in req.actor.roles:
-            raise forbidden("role", "only ops_head confirms publishing after a crisis hold", req.actor, EDITORS)
+            raise forbidden(
+                "role",
+                "only ops_head confirms publishing after a crisis hold or a missed window",
+                req.actor,
+                EDITORS,
+            )
 
     @workflow.update
     def retract(self, req: ReasonRequest) -> ContentState:
@@ -314,10 +319,13 @@ class ContentWorkflow:
         await run.set_stage(Stage.draft)
         try:
             await review(run)
-            if self.state.stage is not Stage.rejected:
+            while self.state.stage is not Stage.rejected:
                 await wait_for_publish_time(run)
-            if self.state.stage is not Stage.rejected:
+                if self.state.stage is Stage.rejected:
+                    break
                 await crisis_hold(run)
+                if not await late_gate(run):  # True: rescheduled while waiting, wait for the new time
+                    break
         except Cancelled:
             await run.set_stage(Stage.cancelled)
             return await self._finish()

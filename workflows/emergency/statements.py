@@ -118,13 +118,25 @@ async def _missed(run: IncidentRun, name: str) -> None:
         )
         run.state.statements.append(offer)
         await run.event("holding_statement_offered", "system", f"#{offer.id} 预案先发声明待一键批准")
+        approver = run.plan.statement_approver
+        # The offer goes to whoever may approve it at this level (ops_head at low/medium); leadership is
+        # informed. Histories recorded before this rule sent it to leadership whatever the level.
+        to_approver = approver is not Role.leadership and workflow.patched("holding-offer-to-approver")
         await run.notify(
             "alert",
             f"未在时限内发声：{run.inp.title}",
             f"预案先发声明已备好（声明 #{offer.id}），请一键批准：{offer.text}",
-            role=Role.leadership.value,
+            role=approver.value if to_approver else Role.leadership.value,
             key="holding-missed",
         )
+        if to_approver:
+            await run.notify(
+                "info",
+                f"未在时限内发声：{run.inp.title}",
+                f"预案先发声明 #{offer.id} 已提交{approver.value}审批（知悉）",
+                role=Role.leadership.value,
+                key="holding-missed-informed",
+            )
     else:
         await run.event("full_statement_overdue", "system", "正式声明逾期")
         await run.notify(

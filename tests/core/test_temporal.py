@@ -132,7 +132,8 @@ async def test_processes_carry_search_attributes_for_the_ui(
     from connectors.sandbox import SandboxPlatform
     from core.temporal import SA_OWNER, SA_PLATFORMS, SA_PROCESS, SA_STAGE
     from domain.content import ReasonRequest
-    from tests.content_helpers import plan, seed_accounts, seed_people, start_content, version
+    from tests.content_helpers import plan, seed_people, start_content, version
+    from tests.seeds import seed_accounts
     from workflows.content import ContentWorkflow
 
     seed_accounts(sqlite_database)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,8 @@ from db.accounts import create_user
 from db.engine import Database
 from domain.roles import Role
 from tests.conftest import test_settings
-from tests.content_helpers import People, content_worker, seed_accounts, seed_people
+from tests.content_helpers import People, content_worker, seed_people
+from tests.seeds import seed_accounts
 from tests.waiting import until
 
 pytestmark = pytest.mark.asyncio
@@ -40,12 +40,11 @@ class Api:
         return str(r.json()["state"]["stage"])
 
     async def wait_stage(self, cid: int, *stages: str) -> dict[str, Any]:
-        for _ in range(200):
-            r = await self.call("ops", "GET", f"/content/{cid}")
-            if r.json()["state"] and r.json()["state"]["stage"] in stages:
-                return dict(r.json())
-            await asyncio.sleep(0.1)
-        pytest.fail(f"content {cid} stayed in {await self.stage(cid)}; expected {stages}")
+        async def reached() -> dict[str, Any] | None:
+            d = (await self.call("ops", "GET", f"/content/{cid}")).json()
+            return dict(d) if d["state"] and d["state"]["stage"] in stages else None
+
+        return dict(await until(reached, f"content {cid} in {stages}", timeout=20))
 
 
 def new_item(publish_at: datetime, **kw: Any) -> dict[str, Any]:

@@ -21,8 +21,10 @@ from core.temporal import connect
 from db.engine import Database
 from db.models import Incident, Notification
 from tests.conftest import DevServer, test_settings
-from tests.content_helpers import content_worker, seed_accounts
+from tests.content_helpers import content_worker
 from tests.emergency_helpers import Team, seed_team
+from tests.seeds import seed_accounts
+from tests.waiting import until
 from worker import build_worker
 
 pytestmark = pytest.mark.asyncio
@@ -38,12 +40,11 @@ class Api:
         )
 
     async def wait(self, iid: int, check: Any, what: str) -> dict[str, Any]:
-        for _ in range(200):
+        async def reached() -> dict[str, Any] | None:
             d = (await self.call("lead", "GET", f"/incidents/{iid}")).json()
-            if d.get("state") and check(d):
-                return dict(d)
-            await asyncio.sleep(0.1)
-        pytest.fail(what)
+            return dict(d) if d.get("state") and check(d) else None
+
+        return dict(await until(reached, what, timeout=20))
 
 
 @pytest.fixture
@@ -373,3 +374,33 @@ async def test_drill_schedule_triggered_on_the_dev_server(
         notes = s.exec(select(Notification).where(Notification.ref == f"incident:{incident.id}")).all()
     assert notes and all(n.drill and n.subject.startswith("【演练】") for n in notes)
     sandbox.engine.dispose()
+
+
+async def test_an_incident_whose_process_has_not_started_says_so(api: Api, database: Database) -> None:
+    """A drill's incident row exists a moment before its process: it is listed as starting, and a
+    confirmation is a 409 saying so (was: listed as confirming, and "process closed")."""
+    from db.emergency import open_incident
+    from domain.emergency import DrillScenario, Mode
+
+    with database.session() as s:
+        row, _ = open_incident(
+            s,
+            title="【演练】产品安全谣言",
+            description="",
+            reported_by="drill-schedule",
+            evidence=[],
+            mode=Mode.drill,
+            drill=DrillScenario(name="产品安全谣言"),
+            record_start=False,
+        )
+        s.commit()
+        iid = row.id
+    listed = {i["id"]: i for i in (await api.call("rc", "GET", "/incidents")).json()}
+    assert listed[iid]["stage"] == "starting"
+    r = await api.call(
+        "rc",
+        "POST",
+        f"/incidents/{iid}/confirm",
+        {"truth": "confirmed", "impact": "moderate", "likelihood": "likely", "scope": "演练"},
+    )
+    assert r.status_code == 409 and r.json()["error"] == "process_starting", r.text

@@ -24,7 +24,9 @@ from domain.inbox_io import FeedbackOutcome, FeedbackRequest, NoteRequest, Reply
 from domain.kernel import Actor, Platform, WorkCalendarConfig
 from domain.roles import Role
 from domain.sentiment import default_model
-from tests.content_helpers import content_worker, notifications, seed_accounts
+from tests.content_helpers import content_worker, notifications
+from tests.seeds import seed_accounts
+from tests.waiting import until
 from workflows.interaction import InteractionWorkflow
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -105,13 +107,11 @@ async def start(
 
 
 async def state(h: WorkflowHandle[Any, Any], check: Any, what: str) -> Any:
-    for _ in range(150):
+    async def reached() -> Any:
         st = await h.query(InteractionWorkflow.current)
-        if check(st):
-            return st
-        await asyncio.sleep(0.1)
-    st = await h.query(InteractionWorkflow.current)
-    pytest.fail(f"{what}: {st.status} {[e.kind for e in st.history]}")
+        return st if check(st) else None
+
+    return await until(reached, what, timeout=15)
 
 
 def on_shift(db: Database, user: str, now: datetime) -> None:

@@ -38,8 +38,8 @@ from domain.campaign.models import (
     Stage,
     SubmitRequest,
 )
-from tests.campaign.helpers import RULES, good_plan
-from tests.campaign.workflow_helpers import campaign_worker, entry, notices, seed, start, wait_stage
+from tests.campaign_helpers import RULES, good_plan
+from tests.campaign_workflow_helpers import campaign_worker, entry, notices, seed, start, wait_stage
 from workflows.campaign import CampaignWorkflow
 
 pytestmark = pytest.mark.asyncio
@@ -239,7 +239,7 @@ async def test_plan_to_prizes_with_a_forfeit(
         st = await h.query(CampaignWorkflow.current)
         history = await h.fetch_history()
 
-    # The run replays on today's code; SOCIALOPS_RECORD_HISTORY=1 stores it for tests/test_replay.py.
+    # The run replays on today's code; SOCIALOPS_RECORD_HISTORY=1 stores it for tests/workflows/test_replay.py.
     replayer = Replayer(workflows=[CampaignWorkflow], data_converter=pydantic_data_converter)
     assert (await replayer.replay_workflow(history, raise_on_replay_failure=True)).replay_failure is None
     if os.environ.get("SOCIALOPS_RECORD_HISTORY"):

@@ -19,7 +19,8 @@ from db.engine import Database
 from domain.kernel import Platform
 from domain.roles import Role
 from tests.conftest import test_settings
-from tests.content_helpers import content_worker, seed_accounts
+from tests.content_helpers import content_worker
+from tests.seeds import seed_accounts
 from tests.waiting import until
 
 pytestmark = pytest.mark.asyncio
@@ -60,12 +61,11 @@ async def api(
 
 
 async def wait(api: Api, item_id: int, check: Any) -> dict[str, Any]:
-    for _ in range(150):
+    async def reached() -> dict[str, Any] | None:
         d = (await api.call("agent", "GET", f"/inbox/{item_id}")).json()
-        if d.get("state") and check(d):
-            return dict(d)
-        await asyncio.sleep(0.1)
-    pytest.fail(str(d))
+        return dict(d) if d.get("state") and check(d) else None
+
+    return dict(await until(reached, f"inbox item {item_id}", timeout=15))
 
 
 async def _hidden(a: Api) -> list[dict[str, Any]]:

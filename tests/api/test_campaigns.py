@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,9 +15,10 @@ from api.app import create_app
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from domain.campaign import verify_draw
-from tests.campaign.helpers import good_plan
-from tests.campaign.workflow_helpers import SECRET_KEY, campaign_worker, seed_tokens
+from tests.campaign_helpers import good_plan
+from tests.campaign_workflow_helpers import SECRET_KEY, campaign_worker, seed_tokens
 from tests.conftest import test_settings
+from tests.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,13 +33,12 @@ class Api:
         return await self.client.request(method, path, headers=headers, **kw)
 
     async def wait_stage(self, cid: int, *stages: str) -> dict[str, Any]:
-        for _ in range(200):
+        async def reached() -> dict[str, Any] | None:
             r = await self.call("ops", "GET", f"/campaigns/{cid}")
             assert r.status_code == 200, r.text
-            if r.json()["state"] and r.json()["state"]["stage"] in stages:
-                return dict(r.json())
-            await asyncio.sleep(0.1)
-        pytest.fail(f"campaign {cid} never reached {stages}")
+            return dict(r.json()) if r.json()["state"] and r.json()["state"]["stage"] in stages else None
+
+        return dict(await until(reached, f"campaign {cid} in {stages}", timeout=20))
 
 
 @pytest.fixture

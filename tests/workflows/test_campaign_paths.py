@@ -43,8 +43,8 @@ from domain.campaign.models import (
     SubmitRequest,
     Timing,
 )
-from tests.campaign.helpers import good_plan
-from tests.campaign.workflow_helpers import SECRET_KEY, campaign_worker, entry, notices, seed, start, wait_stage
+from tests.campaign_helpers import good_plan
+from tests.campaign_workflow_helpers import SECRET_KEY, campaign_worker, entry, notices, seed, start, wait_stage
 from workflows.campaign import CampaignWorkflow
 
 pytestmark = pytest.mark.asyncio

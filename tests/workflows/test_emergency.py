@@ -35,16 +35,9 @@ from domain.emergency import (
 )
 from domain.kernel import Platform
 from domain.risk import Impact, Likelihood, RiskLevel
-from tests.content_helpers import (
-    content_worker,
-    notifications,
-    plan,
-    seed_accounts,
-    seed_people,
-    start_content,
-    version,
-)
+from tests.content_helpers import content_worker, notifications, plan, seed_people, start_content, version
 from tests.emergency_helpers import Team, events, seed_team, start_incident, wait_for, wait_stage
+from tests.seeds import seed_accounts
 from workflows.content import ContentWorkflow
 from workflows.emergency import EmergencyWorkflow, IncidentTaskWorkflow
 
@@ -433,7 +426,7 @@ async def test_crisis_hold_stops_scheduled_content_and_release_returns_it(
                 break
             await asyncio.sleep(0.05)
         await c.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
-        from tests.test_content_workflow import approve_all
+        from tests.workflows.test_content import approve_all
 
         await approve_all(c, people)
         h = await start_incident(env.client, w, db)
@@ -457,24 +450,9 @@ async def test_crisis_hold_stops_scheduled_content_and_release_returns_it(
 
 def seed_team_for(db: Database) -> Team:
     """The emergency team beside the content people (different names)."""
-    from db.accounts import create_user
-    from domain.kernel import Actor
     from domain.roles import Role
+    from tests.seeds import seed_users
 
-    spec = {"rc2": [Role.risk_compliance], "lead2": [Role.leadership]}
-    actors = {}
-    with db.session() as s:
-        for name, roles in spec.items():
-            user, _ = create_user(s, name, roles)
-            assert user.id is not None
-            actors[name] = Actor(user_id=user.id, name=name, roles=roles)
-        s.commit()
-    return Team(
-        reporter=actors["rc2"],
-        rc=actors["rc2"],
-        lead=actors["lead2"],
-        ops=actors["lead2"],
-        mkt=actors["lead2"],
-        agent=actors["lead2"],
-        tokens={},
-    )
+    actors, _ = seed_users(db, {"rc2": [Role.risk_compliance], "lead2": [Role.leadership]})
+    rc, lead = actors["rc2"], actors["lead2"]
+    return Team(reporter=rc, rc=rc, lead=lead, ops=lead, mkt=lead, agent=lead, tokens={})

@@ -28,10 +28,10 @@ from db.models import ProcessStart
 from domain import ids
 from domain.ids import RECONCILER_SCHEDULE
 from domain.roles import Role
+from tests.api.test_content import new_item
 from tests.conftest import ISOLATED_NAMESPACE, DevServer, test_settings
-from tests.content_helpers import seed_accounts
 from tests.emergency_helpers import seed_team
-from tests.test_content_api import new_item
+from tests.seeds import seed_accounts
 from tests.waiting import until
 from worker import build_worker
 

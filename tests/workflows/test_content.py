@@ -28,16 +28,9 @@ from domain.content import (
     SubmitRequest,
 )
 from domain.kernel import Actor, Platform
-from tests.content_helpers import (
-    People,
-    content_worker,
-    notifications,
-    plan,
-    seed_accounts,
-    seed_people,
-    start_content,
-    version,
-)
+from tests.content_helpers import People, content_worker, notifications, plan, seed_people, start_content, version
+from tests.seeds import seed_accounts
+from tests.waiting import until
 from workflows.content import ContentWorkflow
 
 pytestmark = pytest.mark.asyncio
@@ -63,11 +56,10 @@ async def stage_of(h: WorkflowHandle[Any, Any]) -> Stage:
 
 
 async def wait_stage(h: WorkflowHandle[Any, Any], *stages: Stage, timeout: float = 20) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if await stage_of(h) in stages:
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"stage stayed {await stage_of(h)}, expected {stages}")
+    async def reached() -> bool:
+        return await stage_of(h) in stages
+
+    await until(reached, f"stage in {stages}", timeout=timeout)
 
 
 async def decide(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import uuid
 from collections.abc import AsyncIterator
@@ -10,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-import pytest
 from sqlmodel import select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
@@ -18,24 +16,18 @@ from temporalio.worker import Worker
 from connectors.sandbox import SandboxPlatform
 from core.registry import Dependencies
 from db import campaign as q
-from db.accounts import create_user
 from db.engine import Database
-from db.models import Notification, PlatformAccount
+from db.models import Notification
 from domain import ids
 from domain.campaign.models import CampaignInput, CampaignPlan, EntryMethod, Stage
 from domain.kernel import Actor, Platform
-from domain.roles import Role
+from tests.seeds import CAMPAIGN_TEAM, seed_accounts, seed_users
+from tests.waiting import until
 from worker import build_worker
 from workflows.campaign import CampaignWorkflow
 
 SECRET_KEY = "test-secret-key-for-campaigns-0123456789"
-ROLES = {
-    "owner": [Role.marketing, Role.risk_compliance],  # holds risk_compliance: must still not review their own
-    "rc": [Role.risk_compliance],
-    "lead": [Role.leadership],
-    "ops": [Role.ops_head],
-    "agent": [Role.interaction_agent],
-}
+ROLES = CAMPAIGN_TEAM
 
 
 def seed(db: Database) -> dict[str, Actor]:
@@ -47,20 +39,8 @@ def seed_tokens(db: Database) -> dict[str, str]:
 
 
 def seed_all(db: Database) -> tuple[dict[str, Actor], dict[str, str]]:
-    actors: dict[str, Actor] = {}
-    tokens: dict[str, str] = {}
-    with db.session() as s:
-        if not s.exec(select(PlatformAccount).where(PlatformAccount.handle == "brand_weibo")).first():
-            s.add(
-                PlatformAccount(platform="weibo", handle="brand_weibo", display_name="品牌", connector="sandbox")
-            )
-        for name, roles in ROLES.items():
-            user, token = create_user(s, name, roles)
-            assert user.id is not None
-            actors[name] = Actor(user_id=user.id, name=name, roles=roles)
-            tokens[name] = token
-        s.commit()
-    return actors, tokens
+    seed_accounts(db, [(Platform.weibo, "brand_weibo")])
+    return seed_users(db, ROLES)
 
 
 @asynccontextmanager
@@ -87,11 +67,10 @@ async def start(
 
 
 async def wait_stage(h: WorkflowHandle[Any, Any], *stages: Stage, timeout: float = 20) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if (await h.query(CampaignWorkflow.current)).stage in stages:
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"stage stayed {(await h.query(CampaignWorkflow.current)).stage}, expected {stages}")
+    async def reached() -> bool:
+        return (await h.query(CampaignWorkflow.current)).stage in stages
+
+    await until(reached, f"stage in {stages}", timeout=timeout)
 
 
 def entry(user: str, at: datetime, n: int, **kw: Any) -> q.NewEntry:

@@ -11,7 +11,7 @@ from domain.campaign.checklist import blocking, check, needs_leadership
 from domain.campaign.entries import EntryRecord, select_entrants
 from domain.campaign.models import EntryMethod, PauseWindow, Prize, Thresholds, plan_hash
 from domain.kernel import Platform
-from tests.campaign.helpers import RULES, good_plan
+from tests.campaign_helpers import RULES, good_plan
 
 T0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
 

@@ -53,7 +53,7 @@ from tests.waiting import until
 from workflows.emergency import EmergencyWorkflow
 from workflows.monitoring import MonitoringWorkflow
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 SPEC = TopicSpec(
     key="hengxing",
     name="恒星科技",

@@ -1,0 +1,147 @@
+"""EmergencyWorkflow under real conditions: two incidents at once, two people publishing at once, and a
+missed holding statement at a level leadership does not approve (issue 11)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from connectors.sandbox import SandboxPlatform
+from db import crisis_hold
+from db.engine import Database
+from domain.emergency import (
+    ApproveStatementRequest,
+    DraftStatementRequest,
+    IncidentStage,
+    ResolveRequest,
+    StatementKind,
+    StatementRef,
+    StatementStatus,
+)
+from domain.kernel import Platform
+from domain.risk import Impact, Likelihood, RiskLevel
+from tests.content_helpers import content_worker, notifications
+from tests.emergency_helpers import Team, seed_team, start_incident, wait_for, wait_stage
+from tests.seeds import seed_accounts
+from tests.waiting import until
+from tests.workflows.test_emergency import ack_all, confirm
+from workflows.emergency import EmergencyWorkflow
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
+    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    yield sb
+    sb.engine.dispose()
+
+
+@pytest.fixture
+def team(sqlite_database: Database) -> Team:
+    seed_accounts(sqlite_database)
+    return seed_team(sqlite_database)
+
+
+def hold_status(db: Database) -> tuple[bool, list[str]]:
+    with db.session() as s:
+        st = crisis_hold.status(s)
+    return st.active, st.holders
+
+
+async def test_the_hold_stays_while_another_high_incident_holds_it(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, team: Team
+) -> None:
+    env, db = time_skipping, sqlite_database
+    async with content_worker(env.client, db, sandbox) as w:
+        first = await start_incident(env.client, w, db, title="产品起火视频在抖音传播")
+        second = await start_incident(env.client, w, db, title="门店食品安全投诉登上微博热搜")
+        for h in (first, second):
+            await wait_stage(h, IncidentStage.confirming)
+            await h.execute_update(EmergencyWorkflow.confirm, confirm(team))  # high: the plan holds content
+            await wait_for(h, lambda st: st.crisis_hold, "hold set")
+            await wait_stage(h, IncidentStage.assembling)
+        active, holders = hold_status(db)
+        assert active and sorted(holders) == sorted([first.id, second.id])
+
+        await first.execute_update(
+            EmergencyWorkflow.resolve, ResolveRequest(actor=team.lead, summary="已平息", waive_reason="演示")
+        )
+        await wait_stage(first, IncidentStage.resolved)
+        await wait_for(first, lambda st: not st.crisis_hold, "first let go")
+        active, holders = hold_status(db)
+        assert active and holders == [second.id]  # was: the first resolution lifted the hold for both
+
+        await second.execute_update(
+            EmergencyWorkflow.resolve, ResolveRequest(actor=team.lead, summary="已平息", waive_reason="演示")
+        )
+        await wait_for(second, lambda st: not st.crisis_hold, "second let go")
+        await until(lambda: hold_status(db) == (False, []), "the last holder let go: publishing resumes")
+
+
+async def test_a_statement_published_by_two_people_at_once_goes_out_once(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, team: Team
+) -> None:
+    env, db = time_skipping, sqlite_database
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start_incident(env.client, w, db)
+        await wait_stage(h, IncidentStage.confirming)
+        await h.execute_update(EmergencyWorkflow.confirm, confirm(team))
+        await wait_stage(h, IncidentStage.assembling)
+        await ack_all(h, team)
+        stmt = await h.execute_update(
+            EmergencyWorkflow.draft_statement,
+            DraftStatementRequest(
+                actor=team.ops, kind=StatementKind.full, text="关于产品安全问题的说明：已停售并召回相关批次。"
+            ),
+        )
+        await h.execute_update(
+            EmergencyWorkflow.approve_statement,
+            ApproveStatementRequest(actor=team.lead, statement_id=stmt.id, text_hash=stmt.text_hash),
+        )
+        results = await asyncio.gather(
+            *(
+                h.execute_update(
+                    EmergencyWorkflow.publish_statement, StatementRef(actor=who, statement_id=stmt.id)
+                )
+                for who in (team.lead, team.ops)
+            ),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(r, WorkflowUpdateFailedError) for r in results) == 1, results
+        st = await wait_for(h, lambda st: st.statements[0].status is StatementStatus.published, "published")
+        assert [e.kind for e in st.timeline].count("statement_published") == 1
+        assert len(sandbox.all_posts(Platform.weibo)) == 1
+
+
+async def test_a_missed_holding_statement_at_medium_goes_to_ops_head_and_informs_leadership(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, team: Team
+) -> None:
+    env, db = time_skipping, sqlite_database
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start_incident(env.client, w, db)
+        await wait_stage(h, IncidentStage.confirming)
+        await h.execute_update(EmergencyWorkflow.confirm, confirm(team, Impact.moderate, Likelihood.likely))
+        st = await wait_stage(h, IncidentStage.assembling)
+        assert st.level is RiskLevel.medium
+        await ack_all(h, team)
+        await env.sleep(timedelta(hours=2, minutes=1))  # medium: a holding statement within 2 hours
+        st = await wait_for(h, lambda st: len(st.statements) == 1, "holding statement offered")
+        offer = st.statements[0]
+        offers = [n for n in notifications(db) if "未在时限内发声" in n.subject]
+        assert {(n.kind, n.recipient_role) for n in offers} == {("alert", "ops_head"), ("info", "leadership")}
+        with pytest.raises(WorkflowUpdateFailedError):  # leadership is informed, but does not approve here
+            await h.execute_update(
+                EmergencyWorkflow.approve_statement,
+                ApproveStatementRequest(actor=team.lead, statement_id=offer.id, text_hash=offer.text_hash),
+            )
+        await h.execute_update(
+            EmergencyWorkflow.approve_statement,
+            ApproveStatementRequest(actor=team.ops, statement_id=offer.id, text_hash=offer.text_hash),
+        )
