@@ -26,7 +26,7 @@ from db.models import (
     UserRole,
     utcnow,
 )
-from domain.emergency import ChannelResult, DrillScenario, IncidentInput, IncidentPlan, Mode
+from domain.emergency import ChannelResult, DrillScenario, IncidentInput, IncidentPlan, Mode, drill_mark
 from domain.emergency_io import (
     EventInput,
     HoldInput,
@@ -36,6 +36,7 @@ from domain.emergency_io import (
     StatementPublishInput,
 )
 from domain.kernel import Platform
+from domain.platform_rules import RULES
 
 log = structlog.get_logger("socialops.emergency")
 
@@ -122,10 +123,13 @@ class EmergencyActivities:
             key = f"incident-{inp.incident_id}-statement-{inp.statement_id}-{channel}"
             try:
                 connector, account = self._target(platform, inp.drill)
+                # A drill says so exactly once; a platform without titles (Weibo, Kuaishou) gets none.
+                text = drill_mark(inp.text) if inp.drill else inp.text
+                title = "" if RULES[platform].max_title_chars.value is None else inp.title
+                if inp.drill:
+                    title = drill_mark(title) if title else ""
                 ref = connector.find_by_key(platform, account, key) or connector.publish(
-                    PostRequest(
-                        platform=platform, account=account, idempotency_key=key, title=inp.title, text=inp.text
-                    )
+                    PostRequest(platform=platform, account=account, idempotency_key=key, title=title, text=text)
                 )
                 results.append(ChannelResult(channel=channel, ok=True, external_id=ref.external_id, url=ref.url))
             except PlatformError as exc:

@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 from connectors.notifiers import LogNotifier, Message, Notifier, NotifierError
 from db.engine import Database
 from db.models import Notification, utcnow
+from domain.emergency import drill_mark
 from domain.notify_io import NotifyInput
 
 log = structlog.get_logger("socialops.notify")
@@ -35,7 +36,7 @@ class NotificationActivities:
                     recipient_role=inp.recipient_role,
                     recipient_user=inp.recipient_user,
                     kind=inp.kind,
-                    subject=("【演练】" if inp.drill else "") + inp.subject,
+                    subject=drill_mark(inp.subject) if inp.drill else inp.subject,
                     body=inp.body,
                     ref=inp.ref,
                     dedupe_key=inp.dedupe_key,

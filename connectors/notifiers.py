@@ -20,6 +20,8 @@ from typing import Any, Protocol
 import httpx
 import structlog
 
+from domain.emergency import drill_mark
+
 log = structlog.get_logger("socialops.notify")
 
 
@@ -31,9 +33,13 @@ class Message:
     drill: bool = False
     ref: str = ""
 
+    @property
+    def marked_subject(self) -> str:
+        """The subject, marked 【演练】 exactly once for a drill."""
+        return drill_mark(self.subject) if self.drill else self.subject
+
     def text(self) -> str:
-        prefix = "【演练】" if self.drill else ""
-        return f"{prefix}{self.subject}" + (f"\n{self.body}" if self.body else "")
+        return self.marked_subject + (f"\n{self.body}" if self.body else "")
 
 
 class NotifierError(Exception):
@@ -161,7 +167,7 @@ class SmtpMail:
 
     def send(self, msg: Message) -> None:
         mail = EmailMessage()
-        mail["Subject"] = ("【演练】" if msg.drill else "") + msg.subject
+        mail["Subject"] = msg.marked_subject
         mail["From"] = self.sender
         mail["To"] = ", ".join(self.recipients)
         mail.set_content(msg.body or msg.subject)

@@ -466,3 +466,11 @@ class TaskResult(BaseModel):
 class EvidenceBatch(BaseModel):
     source: str = Field(min_length=1, max_length=64)
     items: list[Evidence] = Field(min_length=1, max_length=200)
+
+
+DRILL_MARK = "【演练】"
+
+
+def drill_mark(text: str) -> str:
+    """A drill's text marked exactly once, at the front (an incident title may already carry the mark)."""
+    return DRILL_MARK + text.replace(DRILL_MARK, "").lstrip()

@@ -68,6 +68,7 @@ class IncidentRun:
         self.children: dict[int, ChildWorkflowHandle[IncidentTaskWorkflow, TaskResult]] = {}
         self.background: list[asyncio.Task[None]] = []
         self.lock = asyncio.Lock()
+        self.hold_changing = 0  # set_hold calls in flight
         # The report is the first line of the timeline before any handler can run.
         self.state.timeline.append(
             TimelineEntry(

@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import ids
     from domain.emergency import IncidentStage, Member
     from domain.emergency_io import HoldInput, RosterInput
-    from domain.risk import Impact, Likelihood, RiskLevel, RiskMatrix, default_matrix
+    from domain.risk import LEVEL_ORDER, Impact, Likelihood, RiskLevel, RiskMatrix, default_matrix
     from domain.roles import Role
 
 
@@ -58,6 +58,9 @@ async def switch_plan(run: IncidentRun, level: RiskLevel, actor: str, first: boo
             role=Role.leadership.value,
             key=f"relevel-{run.relevels + 1}",
         )
+        upward = before is not None and LEVEL_ORDER[level] > LEVEL_ORDER[before]
+        if upward and workflow.patched("relevel-up-brings-the-team"):
+            await _bring_in(run, actor)
     if run.plan.crisis_hold and not run.state.crisis_hold:
         await set_hold(run, True, actor)
     await run.project()
@@ -65,6 +68,14 @@ async def switch_plan(run: IncidentRun, level: RiskLevel, actor: str, first: boo
 
 async def set_hold(run: IncidentRun, active: bool, actor: str) -> None:
     run.state.crisis_hold = active
+    run.hold_changing += 1  # until the change is written and in the timeline (the post-mortem waits)
+    try:
+        await _set_hold(run, active, actor)
+    finally:
+        run.hold_changing -= 1
+
+
+async def _set_hold(run: IncidentRun, active: bool, actor: str) -> None:
     if run.drill:  # a drill never stops real publishing
         await run.event(
             "crisis_hold_simulated", actor, "演练：模拟暂停排期内容" if active else "演练：模拟解除暂停"
@@ -118,6 +129,46 @@ async def assemble(run: IncidentRun) -> None:
             await run.event("role_unfilled", "system", f"没有可呼叫的 {role.value}")
     await run.set_stage(IncidentStage.assembling)  # everyone is paged
     run.spawn(_team_ready(run))
+
+
+async def _bring_in(run: IncidentRun, actor: str) -> None:
+    """A re-level upward: the higher escalation path hears of it, command passes to the plan's commander
+    role when the commander does not hold it, and the higher plan's required roles are paged."""
+    assert run.plan is not None
+    for role in dict.fromkeys(run.plan.escalation_path):
+        if role is Role.leadership:
+            continue  # told above
+        await run.notify(
+            "alert",
+            f"事件升级为 {run.plan.level.value}：{run.inp.title}",
+            f"{run.plan.title}；范围：{run.state.scope}",
+            role=role.value,
+            key=f"relevel-{run.relevels + 1}-{role.value}",
+        )
+    roles = [run.plan.commander_role.value, *(r.value for r in run.plan.required_roles)]
+    roster = await workflow.execute_activity_method(
+        EmergencyActivities.roster,
+        RosterInput(roles=roles),
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RETRY,
+    )
+    commanders = roster.get(run.plan.commander_role.value, [])
+    if commanders and run.state.commander not in commanders:
+        before, run.state.commander = run.state.commander, commanders[0]
+        workflow.upsert_search_attributes([SA_OWNER.value_set(commanders[0])])
+        await run.event(
+            "command_handed_over", actor, f"{before or '-'} → {commanders[0]}（{run.plan.level.value} 预案）"
+        )
+        await page(run, commanders[0], run.plan.commander_role, "事件升级，接任总指挥")
+    for role in run.plan.required_roles:
+        if any(m.role is role for m in run.state.members) or run.state.commander in roster.get(role.value, []):
+            continue
+        paged = {m.user for m in run.state.members}
+        people = [u for u in roster.get(role.value, []) if u not in paged]
+        if people:
+            await page(run, people[0], role, "事件升级，加入应急小组")
+        else:
+            await run.event("role_unfilled", "system", f"没有可呼叫的 {role.value}")
 
 
 async def page(run: IncidentRun, user: str, role: Role, why: str) -> None:

@@ -346,6 +346,9 @@ class EmergencyWorkflow:
     @workflow.update
     async def postmortem(self, req: PostmortemRequest) -> IncidentState:
         self.postmortem_taken = True
+        if workflow.patched("postmortem-after-hold-release"):
+            # The timeline it archives includes the crisis-hold release, which follows the resolution.
+            await workflow.wait_condition(lambda: not self.state.crisis_hold and not self.run_.hold_changing)
         records = [
             tasks.reserve(self.run_, f"action:{i.kind}", i.title, i.owner, i.due_in, False)
             for i in req.action_items
