@@ -45,11 +45,10 @@ from api.schemas.campaigns import (
 from api.workflows import actor
 from core.sealing import address_sealer
 from core.settings import Settings
-from db import audit, outbox
+from db import audit, outbox, platform_accounts
 from db import campaign as q
 from db.accounts import Principal
 from db.campaign import Campaign, CampaignAddress, CampaignEntry
-from db.models import PlatformAccount
 from domain.campaign import verify_draw
 from domain.campaign.checklist import check, needs_leadership
 from domain.campaign.models import (
@@ -112,11 +111,7 @@ def _summary(row: Campaign, *, starting: bool = False) -> CampaignSummary:
 
 def _check_accounts(session: SessionDep, plan: CampaignPlan) -> None:
     for i, a in enumerate(plan.accounts):
-        row = session.exec(
-            select(PlatformAccount).where(
-                PlatformAccount.platform == a.platform.value, PlatformAccount.handle == a.account
-            )
-        ).first()
+        row = platform_accounts.by_handle(session, a.platform.value, a.account)
         if row is None or not row.active:
             raise bad_request(f"accounts.{i}.account", f"no active {a.platform.value} account named {a.account!r}")
 

@@ -41,7 +41,7 @@ from api.schemas.inbox import (
     UserIn,
 )
 from api.workflows import actor
-from db import audit
+from db import audit, platform_accounts
 from db.accounts import Principal
 from db.inbox import record_polling, store_items
 from db.models import (
@@ -373,11 +373,7 @@ async def open_feedback(
 
 
 def _account(session: SessionDep, platform: Platform, account: str) -> PlatformAccount:
-    row = session.exec(
-        select(PlatformAccount).where(
-            PlatformAccount.platform == platform.value, PlatformAccount.handle == account
-        )
-    ).first()
+    row = platform_accounts.by_handle(session, platform.value, account)
     if row is None or not row.active:
         raise not_found(f"{platform.value} account", account)
     return row
