@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 
 from db import outbox
 from db.engine import Database
-from db.models import InboxPolicyRow, Interaction, ReplyTemplate
+from db.models import FaqRow, FeedbackRecord, InboxPolicyRow, Interaction, ReplyTemplate, Shift
 from domain import ids
 from domain.inbox import AuthorContext, InboxPolicy, Intent, Kind, classify
 from domain.inbox_io import InteractionInput, PollInput
@@ -177,3 +177,28 @@ def reply_template(session: Session, key: str) -> ReplyTemplate | None:
 def reply_templates(session: Session) -> list[ReplyTemplate]:
     """Every reply template, by key."""
     return list(session.exec(select(ReplyTemplate).order_by(col(ReplyTemplate.key))).all())
+
+
+def active_faq(session: Session) -> list[FaqRow]:
+    """The FAQ entries in use, in the order they were added."""
+    return list(session.exec(select(FaqRow).where(FaqRow.active == True).order_by(col(FaqRow.id))).all())  # noqa: E712
+
+
+def feedback_records(
+    session: Session, department: str | None, status: str | None, limit: int
+) -> list[FeedbackRecord]:
+    """Feedback records (of ``department``, at ``status``), soonest due first."""
+    stmt = select(FeedbackRecord)
+    if department:
+        stmt = stmt.where(FeedbackRecord.department == department)
+    if status:
+        stmt = stmt.where(FeedbackRecord.status == status)
+    return list(session.exec(stmt.order_by(col(FeedbackRecord.due_at)).limit(limit)).all())
+
+
+def shifts(session: Session, at: datetime | None) -> list[Shift]:
+    """The rota (only the shifts covering ``at``), by start."""
+    stmt = select(Shift)
+    if at:
+        stmt = stmt.where(col(Shift.starts_at) <= at, col(Shift.ends_at) > at)
+    return list(session.exec(stmt.order_by(col(Shift.starts_at))))

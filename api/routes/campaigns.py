@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlmodel import col, select
 
 from api import resources
 from api import workflows as wf
@@ -156,10 +155,7 @@ async def create_campaign(
 def list_campaigns(
     _: AnyUserDep, session: SessionDep, stage: Annotated[str | None, Query(max_length=32)] = None
 ) -> list[CampaignSummary]:
-    stmt = select(Campaign).order_by(col(Campaign.id).desc())
-    if stage:
-        stmt = stmt.where(Campaign.stage == stage)
-    return [_summary(r) for r in session.exec(stmt).all()]
+    return [_summary(r) for r in q.campaigns(session, stage)]
 
 
 @router.get("/verify_draw.py", response_class=PlainTextResponse, summary="The standalone verifier (public)")
@@ -289,9 +285,7 @@ def figures(campaign_id: int, _: AnyUserDep, session: SessionDep) -> dict[str, A
 @router.get("/{campaign_id}/exclusions", summary="Every excluded entry with its reason (after the freeze)")
 def exclusions(campaign_id: int, _: ReviewerDep, session: SessionDep) -> list[dict[str, Any]]:
     resources.campaign(campaign_id, session)
-    rows = session.exec(
-        select(CampaignEntry).where(CampaignEntry.campaign_id == campaign_id, CampaignEntry.status == "excluded")
-    ).all()
+    rows = q.excluded_entries(session, campaign_id)
     return [{"entry_id": r.id, "entrant": f"{r.platform}:{r.user}", "code": r.exclusion_code,
              "reason": r.exclusion_reason} for r in rows]  # fmt: skip
 
