@@ -145,7 +145,7 @@ def queue(
         stmt = stmt.where(col(Interaction.status).not_in(["closed", "hidden"]))
     if status:
         stmt = stmt.where(Interaction.status == status)
-    if assignee:
+    if assignee is not None:
         stmt = stmt.where(Interaction.assignee == assignee)
     if unassigned:
         stmt = stmt.where(Interaction.assignee == "")
