@@ -121,3 +121,18 @@ def authenticate(session: Session, token: str) -> Principal | None:
 
 def count_users(session: Session) -> int:
     return len(session.exec(select(User.id)).all())
+
+
+def active_admin_ids(session: Session) -> set[int]:
+    """Ids of the active users holding the admin role."""
+    stmt = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)  # type: ignore[arg-type]
+        .where(UserRole.role == Role.admin.value, User.active == True)  # noqa: E712
+    )
+    return {i for i in session.exec(stmt).all() if i is not None}
+
+
+def all_users(session: Session) -> list[User]:
+    """Every user, by id."""
+    return list(session.exec(select(User).order_by(User.id)).all())  # type: ignore[arg-type]

@@ -262,3 +262,22 @@ def import_inbox(session: Session, campaign_id: int, plan: CampaignPlan, since: 
                 )
             )  # fmt: skip
     return add_entries(session, campaign_id, found)[0] if found else 0
+
+
+def campaigns(session: Session, stage: str | None) -> list[Campaign]:
+    """Campaigns (at ``stage``), newest first."""
+    stmt = select(Campaign).order_by(col(Campaign.id).desc())
+    if stage:
+        stmt = stmt.where(Campaign.stage == stage)
+    return list(session.exec(stmt).all())
+
+
+def excluded_entries(session: Session, campaign_id: int) -> list[CampaignEntry]:
+    """The campaign's entries the freeze excluded."""
+    return list(
+        session.exec(
+            select(CampaignEntry).where(
+                CampaignEntry.campaign_id == campaign_id, CampaignEntry.status == "excluded"
+            )
+        ).all()
+    )

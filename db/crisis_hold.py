@@ -10,16 +10,21 @@ from domain.content_io import HoldStatus
 MANUAL = "manual"
 
 
+def holders(session: Session) -> list[CrisisHoldHolder]:
+    """Who holds the crisis hold, earliest first."""
+    return list(session.exec(select(CrisisHoldHolder).order_by(col(CrisisHoldHolder.set_at))).all())
+
+
 def status(session: Session) -> HoldStatus:
-    holders = list(session.exec(select(CrisisHoldHolder).order_by(col(CrisisHoldHolder.set_at))).all())
-    if not holders:
+    rows = holders(session)
+    if not rows:
         return HoldStatus(active=False)
-    latest = holders[-1]
+    latest = rows[-1]
     return HoldStatus(
         active=True,
         reason=latest.reason,
         incident_id=latest.holder if latest.holder != MANUAL else "",
-        holders=[h.holder for h in holders],
+        holders=[h.holder for h in rows],
     )
 
 

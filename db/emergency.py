@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, func, select
 
 from db import outbox
-from db.models import Incident, IncidentPlanRow, RiskMatrixRow, StatementTemplateRow
+from db.models import Incident, IncidentEvent, IncidentPlanRow, RiskMatrixRow, StatementTemplateRow
 from domain import ids
 from domain.emergency import DrillScenario, Evidence, IncidentInput, IncidentPlan, Mode
 from domain.risk import RiskLevel, RiskMatrix, default_matrix
@@ -15,15 +15,41 @@ def current_plans(session: Session) -> tuple[dict[RiskLevel, IncidentPlan], dict
     plans: dict[RiskLevel, IncidentPlan] = {}
     versions: dict[RiskLevel, int] = {}
     for level in (RiskLevel.low, RiskLevel.medium, RiskLevel.high):
-        row = session.exec(
-            select(IncidentPlanRow)
-            .where(IncidentPlanRow.level == level.value)
-            .order_by(col(IncidentPlanRow.version).desc())
-        ).first()
+        row = latest_plan(session, level)
         if row is not None:
             plans[level] = IncidentPlan.model_validate(row.content)
             versions[level] = row.version
     return plans, versions
+
+
+def latest_plan(session: Session, level: RiskLevel) -> IncidentPlanRow | None:
+    """The current (highest) version of the level's plan."""
+    return session.exec(
+        select(IncidentPlanRow)
+        .where(IncidentPlanRow.level == level.value)
+        .order_by(col(IncidentPlanRow.version).desc())
+    ).first()
+
+
+def plan_versions(session: Session, level: RiskLevel) -> list[IncidentPlanRow]:
+    """Every version of the level's plan, oldest first."""
+    return list(
+        session.exec(
+            select(IncidentPlanRow)
+            .where(IncidentPlanRow.level == level.value)
+            .order_by(col(IncidentPlanRow.version))
+        ).all()
+    )
+
+
+def next_plan_version(session: Session, level: RiskLevel) -> int:
+    return (
+        max(
+            [r.version for r in session.exec(select(IncidentPlanRow).where(IncidentPlanRow.level == level.value))]
+            or [0]
+        )
+        + 1
+    )
 
 
 def matrix(session: Session) -> RiskMatrix:
@@ -41,11 +67,61 @@ def approved_template(session: Session, key: str) -> StatementTemplateRow | None
     ).first()
 
 
+def templates(session: Session, key: str | None, approved_only: bool) -> list[StatementTemplateRow]:
+    """Statement templates (of ``key``; only approved versions), by key then version."""
+    stmt = select(StatementTemplateRow)
+    if key:
+        stmt = stmt.where(StatementTemplateRow.key == key)
+    if approved_only:
+        stmt = stmt.where(StatementTemplateRow.status == "approved")
+    return list(
+        session.exec(stmt.order_by(col(StatementTemplateRow.key), col(StatementTemplateRow.version))).all()
+    )
+
+
+def template_version(session: Session, key: str, version: int) -> StatementTemplateRow | None:
+    return session.exec(
+        select(StatementTemplateRow).where(
+            StatementTemplateRow.key == key, StatementTemplateRow.version == version
+        )
+    ).first()
+
+
 def next_template_version(session: Session, key: str) -> int:
     current = session.exec(
         select(func.max(StatementTemplateRow.version)).where(StatementTemplateRow.key == key)
     ).one()
     return int(current or 0) + 1
+
+
+def incidents(
+    session: Session, mode: Mode | None, stage: str | None, level: RiskLevel | None, limit: int
+) -> list[Incident]:
+    """Incidents (and drills) matching every given filter, newest first."""
+    stmt = select(Incident)
+    if mode:
+        stmt = stmt.where(Incident.mode == mode.value)
+    if stage:
+        stmt = stmt.where(Incident.stage == stage)
+    if level:
+        stmt = stmt.where(Incident.level == level.value)
+    return list(session.exec(stmt.order_by(col(Incident.id).desc()).limit(limit)))
+
+
+def drills(session: Session) -> list[Incident]:
+    """Every drill run, newest first."""
+    return list(
+        session.exec(select(Incident).where(Incident.mode == "drill").order_by(col(Incident.id).desc())).all()
+    )
+
+
+def incident_events(session: Session, incident_id: int) -> list[IncidentEvent]:
+    """The incident's timeline, in order."""
+    return list(
+        session.exec(
+            select(IncidentEvent).where(IncidentEvent.incident_id == incident_id).order_by(col(IncidentEvent.seq))
+        ).all()
+    )
 
 
 def input_for(session: Session, row: Incident) -> IncidentInput:

@@ -10,9 +10,9 @@ from sqlmodel import Session, col, func, select
 
 from db import outbox
 from db.engine import Database
-from db.models import InboxPolicyRow, Interaction
+from db.models import FaqRow, FeedbackRecord, InboxPolicyRow, Interaction, ReplyTemplate, Shift
 from domain import ids
-from domain.inbox import AuthorContext, InboxPolicy, Kind, classify
+from domain.inbox import AuthorContext, InboxPolicy, Intent, Kind, classify
 from domain.inbox_io import InteractionInput, PollInput
 from domain.kernel import Platform
 from domain.sentiment import default_model
@@ -121,3 +121,84 @@ def record_polling(session: Session, platform: Platform, account: str, every: ti
         long_lived=True,
     )
     return wid
+
+
+def queue(
+    session: Session,
+    *,
+    assignee: str | None,
+    unassigned: bool,
+    breaching_within_minutes: int | None,
+    intent: Intent | None,
+    platform: Platform | None,
+    status: str | None,
+    include_closed: bool,
+    limit: int,
+) -> list[Interaction]:
+    """The inbox queue: interactions matching every given filter, soonest SLA first (none last), then id.
+
+    Closed and hidden interactions are left out unless ``include_closed`` or a ``status`` is given;
+    ``breaching_within_minutes``: unanswered ones whose SLA falls due within that many minutes from now.
+    """
+    stmt = select(Interaction)
+    if not include_closed and status is None:
+        stmt = stmt.where(col(Interaction.status).not_in(["closed", "hidden"]))
+    if status:
+        stmt = stmt.where(Interaction.status == status)
+    if assignee is not None:
+        stmt = stmt.where(Interaction.assignee == assignee)
+    if unassigned:
+        stmt = stmt.where(Interaction.assignee == "")
+    if breaching_within_minutes:
+        stmt = stmt.where(
+            col(Interaction.sla_due_at) <= datetime.now(UTC) + timedelta(minutes=breaching_within_minutes),
+            col(Interaction.first_response_at).is_(None),
+        )
+    if intent:
+        stmt = stmt.where(Interaction.intent == intent.value)
+    if platform:
+        stmt = stmt.where(Interaction.platform == platform.value)
+    order = (col(Interaction.sla_due_at).is_(None), col(Interaction.sla_due_at), col(Interaction.id))
+    return list(session.exec(stmt.order_by(*order).limit(limit)).all())
+
+
+def received_since(session: Session, since: datetime | None) -> list[Interaction]:
+    """Every interaction received from ``since`` (all of them without it)."""
+    stmt = select(Interaction)
+    if since:
+        stmt = stmt.where(col(Interaction.received_at) >= since)
+    return list(session.exec(stmt).all())
+
+
+def reply_template(session: Session, key: str) -> ReplyTemplate | None:
+    return session.exec(select(ReplyTemplate).where(ReplyTemplate.key == key)).first()
+
+
+def reply_templates(session: Session) -> list[ReplyTemplate]:
+    """Every reply template, by key."""
+    return list(session.exec(select(ReplyTemplate).order_by(col(ReplyTemplate.key))).all())
+
+
+def active_faq(session: Session) -> list[FaqRow]:
+    """The FAQ entries in use, in the order they were added."""
+    return list(session.exec(select(FaqRow).where(FaqRow.active == True).order_by(col(FaqRow.id))).all())  # noqa: E712
+
+
+def feedback_records(
+    session: Session, department: str | None, status: str | None, limit: int
+) -> list[FeedbackRecord]:
+    """Feedback records (of ``department``, at ``status``), soonest due first."""
+    stmt = select(FeedbackRecord)
+    if department:
+        stmt = stmt.where(FeedbackRecord.department == department)
+    if status:
+        stmt = stmt.where(FeedbackRecord.status == status)
+    return list(session.exec(stmt.order_by(col(FeedbackRecord.due_at)).limit(limit)).all())
+
+
+def shifts(session: Session, at: datetime | None) -> list[Shift]:
+    """The rota (only the shifts covering ``at``), by start."""
+    stmt = select(Shift)
+    if at:
+        stmt = stmt.where(col(Shift.starts_at) <= at, col(Shift.ends_at) > at)
+    return list(session.exec(stmt.order_by(col(Shift.starts_at))))

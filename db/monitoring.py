@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from db.emergency import matrix as load_matrix
-from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic
+from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, TopicStat
 from domain.monitoring import Authority, ItemSignals, RawItem, RiskAssessment, TopicScanner, TopicSpec, assess
 from domain.risk import LEVEL_ORDER, RiskLevel, RiskMatrix
 from domain.sentiment import Sentiment, SentimentModel, default_model
@@ -264,3 +264,72 @@ def sentiment_corrections(session: Session) -> list[tuple[int, str]]:
         for row in latest.values()
         if row.human_value in ("positive", "negative") and row.text.strip()
     ]
+
+
+def topic_by_key(session: Session, key: str) -> MonitorTopic | None:
+    return session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
+
+
+def source_by_key(session: Session, key: str) -> MonitorSource | None:
+    return session.exec(select(MonitorSource).where(MonitorSource.key == key)).first()
+
+
+def all_topics(session: Session) -> list[MonitorTopic]:
+    """Every topic, active or not, in creation order."""
+    return list(session.exec(select(MonitorTopic).order_by(col(MonitorTopic.id))).all())
+
+
+def all_sources(session: Session) -> list[MonitorSource]:
+    """Every source, in creation order."""
+    return list(session.exec(select(MonitorSource).order_by(col(MonitorSource.id))).all())
+
+
+def topic_stats(session: Session, key: str, since: datetime | None, limit: int) -> list[TopicStat]:
+    """The topic's per-sweep statistics from ``since``, newest first."""
+    stmt = select(TopicStat).where(TopicStat.topic_key == key)
+    if since:
+        stmt = stmt.where(col(TopicStat.window_start) >= since)
+    return list(session.exec(stmt.order_by(col(TopicStat.window_start).desc()).limit(limit)).all())
+
+
+def items(
+    session: Session,
+    *,
+    topic: str | None,
+    risk: RiskLevel | None,
+    sentiment: Sentiment | None,
+    source: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    watch: bool | None,
+    limit: int,
+) -> list[MonitoredItem]:
+    """Stored items matching every given filter (``watch``: only those awaiting a person); newest first."""
+    stmt = select(MonitoredItem)
+    if topic:
+        stmt = stmt.where(MonitoredItem.topic_key == topic)
+    if risk:
+        stmt = stmt.where(MonitoredItem.risk_level == risk.value)
+    if sentiment:
+        stmt = stmt.where(MonitoredItem.sentiment == sentiment.value)
+    if source:
+        stmt = stmt.where(MonitoredItem.source_key == source)
+    if since:
+        stmt = stmt.where(col(MonitoredItem.ingested_at) >= since)
+    if until:
+        stmt = stmt.where(col(MonitoredItem.ingested_at) < until)
+    if watch is not None:
+        stmt = stmt.where(MonitoredItem.watch_status == "pending") if watch else stmt
+    return list(session.exec(stmt.order_by(col(MonitoredItem.id).desc()).limit(limit)).all())
+
+
+def watch_queue(session: Session, limit: int) -> list[MonitoredItem]:
+    """Items awaiting a person, by priority then arrival."""
+    return list(
+        session.exec(
+            select(MonitoredItem)
+            .where(MonitoredItem.watch_status == "pending")
+            .order_by(col(MonitoredItem.priority), col(MonitoredItem.id))
+            .limit(limit)
+        ).all()
+    )

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlmodel import col, select
 
 from api import resources
 from api import workflows as wf
@@ -45,11 +44,10 @@ from api.schemas.campaigns import (
 from api.workflows import actor
 from core.sealing import address_sealer
 from core.settings import Settings
-from db import audit, outbox
+from db import audit, outbox, platform_accounts
 from db import campaign as q
 from db.accounts import Principal
 from db.campaign import Campaign, CampaignAddress, CampaignEntry
-from db.models import PlatformAccount
 from domain.campaign import verify_draw
 from domain.campaign.checklist import check, needs_leadership
 from domain.campaign.models import (
@@ -112,11 +110,7 @@ def _summary(row: Campaign, *, starting: bool = False) -> CampaignSummary:
 
 def _check_accounts(session: SessionDep, plan: CampaignPlan) -> None:
     for i, a in enumerate(plan.accounts):
-        row = session.exec(
-            select(PlatformAccount).where(
-                PlatformAccount.platform == a.platform.value, PlatformAccount.handle == a.account
-            )
-        ).first()
+        row = platform_accounts.by_handle(session, a.platform.value, a.account)
         if row is None or not row.active:
             raise bad_request(f"accounts.{i}.account", f"no active {a.platform.value} account named {a.account!r}")
 
@@ -161,10 +155,7 @@ async def create_campaign(
 def list_campaigns(
     _: AnyUserDep, session: SessionDep, stage: Annotated[str | None, Query(max_length=32)] = None
 ) -> list[CampaignSummary]:
-    stmt = select(Campaign).order_by(col(Campaign.id).desc())
-    if stage:
-        stmt = stmt.where(Campaign.stage == stage)
-    return [_summary(r) for r in session.exec(stmt).all()]
+    return [_summary(r) for r in q.campaigns(session, stage)]
 
 
 @router.get("/verify_draw.py", response_class=PlainTextResponse, summary="The standalone verifier (public)")
@@ -294,9 +285,7 @@ def figures(campaign_id: int, _: AnyUserDep, session: SessionDep) -> dict[str, A
 @router.get("/{campaign_id}/exclusions", summary="Every excluded entry with its reason (after the freeze)")
 def exclusions(campaign_id: int, _: ReviewerDep, session: SessionDep) -> list[dict[str, Any]]:
     resources.campaign(campaign_id, session)
-    rows = session.exec(
-        select(CampaignEntry).where(CampaignEntry.campaign_id == campaign_id, CampaignEntry.status == "excluded")
-    ).all()
+    rows = q.excluded_entries(session, campaign_id)
     return [{"entry_id": r.id, "entrant": f"{r.platform}:{r.user}", "code": r.exclusion_code,
              "reason": r.exclusion_reason} for r in rows]  # fmt: skip
 

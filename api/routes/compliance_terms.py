@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlmodel import col, select
 
 from api.deps import (
     RequestIdDep,
@@ -14,7 +13,7 @@ from api.deps import (
 )
 from api.errors import conflict, not_found
 from api.schemas.compliance_terms import TermCreate, TermPublic
-from db import audit
+from db import audit, compliance
 from db.accounts import Principal
 from db.models import ComplianceTerm
 from domain.compliance import TermCategory
@@ -35,24 +34,15 @@ def list_terms(
     category: TermCategory | None = None,
     include_inactive: bool = False,
 ) -> list[TermPublic]:
-    stmt = select(ComplianceTerm)
-    if category:
-        stmt = stmt.where(ComplianceTerm.category == category.value)
-    if not include_inactive:
-        stmt = stmt.where(ComplianceTerm.active == True)  # noqa: E712
     return [
         TermPublic.model_validate(r, from_attributes=True)
-        for r in session.exec(stmt.order_by(col(ComplianceTerm.id)))
+        for r in compliance.terms(session, category, include_inactive)
     ]
 
 
 @router.post("", response_model=TermPublic, status_code=201)
 def add_term(body: TermCreate, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep) -> TermPublic:
-    row = session.exec(
-        select(ComplianceTerm).where(
-            ComplianceTerm.term == body.term.strip(), ComplianceTerm.category == body.category.value
-        )
-    ).first()
+    row = compliance.find_term(session, body.term.strip(), body.category.value)
     if row is not None and row.active:
         raise conflict(f"{body.term!r} is already in {body.category.value}", field="term")
     row = row or ComplianceTerm(term=body.term.strip(), category=body.category.value)

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import AwareDatetime
-from sqlmodel import col, select
 
 from api import resources
 from api import workflows as wf
@@ -44,9 +43,9 @@ from api.schemas.content import (
 )
 from api.workflows import actor
 from core.settings import Settings
-from db import audit, outbox
+from db import audit, content, outbox, platform_accounts
 from db.accounts import Principal
-from db.models import ContentItem, ContentPublication, ContentVersion, PlatformAccount, ProcessStart, User
+from db.models import ContentItem, ContentVersion, ProcessStart, User
 from domain import ids
 from domain.content import (
     ContentFormat,
@@ -84,11 +83,7 @@ AuthorDep = Annotated[Principal, Depends(require_roles(*AUTHORS))]
 
 def _check_targets(session: SessionDep, targets: list[Target]) -> None:
     for i, t in enumerate(targets):
-        row = session.exec(
-            select(PlatformAccount).where(
-                PlatformAccount.platform == t.platform.value, PlatformAccount.handle == t.account
-            )
-        ).first()
+        row = platform_accounts.by_handle(session, t.platform.value, t.account)
         if row is None or not row.active:
             raise bad_request(f"targets.{i}.account", f"no active {t.platform.value} account named {t.account!r}")
 
@@ -212,18 +207,7 @@ def _query(
 ) -> list[ContentItem]:
     if start and end and end <= start:
         raise bad_request("end", "must be after start")
-    stmt = select(ContentItem)
-    if start:
-        stmt = stmt.where(col(ContentItem.publish_at) >= start)
-    if end:
-        stmt = stmt.where(col(ContentItem.publish_at) < end)
-    if platform:
-        stmt = stmt.where(col(ContentItem.platforms).contains(f",{platform.value},"))
-    if owner:
-        stmt = stmt.where(ContentItem.owner_name == owner)
-    if stage:
-        stmt = stmt.where(ContentItem.stage == stage.value)
-    return list(session.exec(stmt.order_by(col(ContentItem.publish_at)).limit(limit)).all())
+    return content.schedule(session, start, end, platform, owner, stage, limit)
 
 
 def feed_key(settings: Settings, user_id: int) -> str:
@@ -283,10 +267,8 @@ async def get_content(
     content_id: int, _: AnyUserDep, session: SessionDep, client: MaybeTemporalDep
 ) -> ContentDetailPublic:
     item = resources.content_item(content_id, session)
-    versions = session.exec(
-        select(ContentVersion).where(ContentVersion.content_id == content_id).order_by(col(ContentVersion.number))
-    ).all()
-    corrections = session.exec(select(ContentItem.id).where(ContentItem.corrects_id == content_id)).all()
+    versions = content.versions(session, content_id)
+    corrections = content.correction_ids(session, content_id)
     state, error = await wf.live_state(client, session, item.workflow_id, ContentWorkflow.current)
     return ContentDetailPublic(
         **ContentPublic.of(item).model_dump(),
@@ -309,9 +291,7 @@ async def get_content(
 @router.get("/{content_id}/versions/{number}", response_model=VersionPublic)
 def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep) -> VersionPublic:
     resources.content_item(content_id, session)
-    v = session.exec(
-        select(ContentVersion).where(ContentVersion.content_id == content_id, ContentVersion.number == number)
-    ).first()
+    v = content.version(session, content_id, number)
     if v is None:
         raise not_found(f"version of content {content_id}", number)
     return VersionPublic(
@@ -555,11 +535,7 @@ async def correct(
     rid: RequestIdDep,
 ) -> ContentPublic:
     original = resources.content_item(content_id, session)
-    published = session.exec(
-        select(ContentPublication).where(
-            ContentPublication.content_id == content_id, ContentPublication.external_id != ""
-        )
-    ).first()
+    published = content.first_publication(session, content_id)
     if published is None:
         raise ApiError(
             409, "conflict", f"content {content_id} was never published; edit it instead of correcting it"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlmodel import col, select
 
 from api.deps import (
     AnyUserDep,
@@ -18,7 +17,7 @@ from api.schemas.crisis_hold import HolderPublic, HoldPublic, HoldUpdate
 from core.crisis_hold import wake_held
 from db import audit, crisis_hold
 from db.accounts import Principal
-from db.models import CrisisHold, CrisisHoldHolder
+from db.models import CrisisHold
 from domain.roles import Role
 
 router = APIRouter(prefix="/crisis-hold", tags=["crisis hold"])
@@ -28,7 +27,7 @@ HoldDep = Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_co
 
 def _hold_out(session: SessionDep) -> HoldPublic:
     mirror = session.get(CrisisHold, 1) or CrisisHold(id=1)
-    holders = session.exec(select(CrisisHoldHolder).order_by(col(CrisisHoldHolder.set_at))).all()
+    holders = crisis_hold.holders(session)
     return HoldPublic(
         **mirror.model_dump(exclude={"id"}),
         holders=[HolderPublic.model_validate(h, from_attributes=True) for h in holders],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import col, select
 from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
@@ -20,9 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import AnyUserDep, PlannersDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import bad_request, conflict, not_found
 from api.schemas.drills import DrillPublic, DrillScheduleCreate, DrillSchedulePublic, NoteIn
-from db import audit
+from db import audit, emergency
 from db.accounts import Principal
-from db.models import Incident
 from workflows.emergency import DrillWorkflow
 
 router = APIRouter(prefix="/drill-schedules", tags=["drills"])
@@ -161,7 +159,7 @@ async def delete_drill_schedule(
 
 @runs.get("", response_model=list[DrillPublic], summary="Drill runs and their scorecards")
 def list_drills(_: AnyUserDep, session: SessionDep) -> list[DrillPublic]:
-    rows = session.exec(select(Incident).where(Incident.mode == "drill").order_by(col(Incident.id).desc())).all()
+    rows = emergency.drills(session)
     return [
         DrillPublic(
             incident_id=r.id or 0,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import col, select
 
 from api.deps import (
     AgentDep,
@@ -12,7 +11,7 @@ from api.deps import (
     SessionDep,
 )
 from api.schemas.faq import FaqCreate, FaqPublic
-from db import audit
+from db import audit, inbox
 from db.models import (
     FaqRow,
 )
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/faq", tags=["faq"])
 
 @router.get("", response_model=list[FaqPublic])
 def list_faq(_: AnyUserDep, session: SessionDep) -> list[FaqPublic]:
-    rows = session.exec(select(FaqRow).where(FaqRow.active == True).order_by(col(FaqRow.id))).all()  # noqa: E712
+    rows = inbox.active_faq(session)
     return [FaqPublic.model_validate(r, from_attributes=True) for r in rows]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import col, select
 
 from api import workflows as wf
 from api.deps import (
@@ -18,6 +17,7 @@ from api.errors import not_found
 from api.resources import interaction
 from api.schemas.feedback import FeedbackPublic, OutcomeIn
 from api.workflows import actor
+from db import inbox
 from db.accounts import Principal
 from db.models import (
     FeedbackRecord,
@@ -42,12 +42,7 @@ def list_feedback(
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FeedbackPublic]:
-    stmt = select(FeedbackRecord)
-    if department:
-        stmt = stmt.where(FeedbackRecord.department == department)
-    if status:
-        stmt = stmt.where(FeedbackRecord.status == status)
-    rows = session.exec(stmt.order_by(col(FeedbackRecord.due_at)).limit(limit)).all()
+    rows = inbox.feedback_records(session, department, status, limit)
     return [FeedbackPublic.model_validate(r, from_attributes=True) for r in rows]
 
 

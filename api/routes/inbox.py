@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
-from sqlmodel import col, select
 
 from api import resources
 from api import workflows as wf
@@ -41,14 +40,13 @@ from api.schemas.inbox import (
     UserIn,
 )
 from api.workflows import actor
-from db import audit
+from db import audit, platform_accounts
+from db import inbox as q
 from db.accounts import Principal
 from db.inbox import record_polling, store_items
 from db.models import (
     InboxPolicyRow,
-    Interaction,
     PlatformAccount,
-    ReplyTemplate,
     utcnow,
 )
 from domain import ids
@@ -83,35 +81,23 @@ def inbox(
     include_closed: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[InteractionPublic]:
-    stmt = select(Interaction)
-    if not include_closed and status is None:
-        stmt = stmt.where(col(Interaction.status).not_in(["closed", "hidden"]))
-    if status:
-        stmt = stmt.where(Interaction.status == status)
-    if mine:
-        stmt = stmt.where(Interaction.assignee == principal.name)
-    if unassigned:
-        stmt = stmt.where(Interaction.assignee == "")
-    if breaching_within_minutes:
-        stmt = stmt.where(
-            col(Interaction.sla_due_at) <= datetime.now(UTC) + timedelta(minutes=breaching_within_minutes),
-            col(Interaction.first_response_at).is_(None),
-        )
-    if intent:
-        stmt = stmt.where(Interaction.intent == intent.value)
-    if platform:
-        stmt = stmt.where(Interaction.platform == platform.value)
-    order = (col(Interaction.sla_due_at).is_(None), col(Interaction.sla_due_at), col(Interaction.id))
-    rows = session.exec(stmt.order_by(*order).limit(limit)).all()
+    rows = q.queue(
+        session,
+        assignee=principal.name if mine else None,
+        unassigned=unassigned,
+        breaching_within_minutes=breaching_within_minutes,
+        intent=intent,
+        platform=platform,
+        status=status,
+        include_closed=include_closed,
+        limit=limit,
+    )
     return [InteractionPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.get("/figures", summary="First-response time, SLA compliance, volumes (for reports)")
 def figures(_: AnyUserDep, session: SessionDep, since: AwareDatetime | None = None) -> dict[str, Any]:
-    stmt = select(Interaction)
-    if since:
-        stmt = stmt.where(col(Interaction.received_at) >= since)
-    rows = session.exec(stmt).all()
+    rows = q.received_since(session, since)
     responded = [(r.first_response_at - r.received_at).total_seconds() for r in rows if r.first_response_at]
     with_sla = [r for r in rows if r.sla_due_at is not None and r.first_response_at is not None]
     met = sum(1 for r in with_sla if r.first_response_at and r.sla_due_at and r.first_response_at <= r.sla_due_at)
@@ -179,7 +165,7 @@ async def reply(
 ) -> InteractionState:
     text = body.text.strip()
     if body.template:
-        row = session.exec(select(ReplyTemplate).where(ReplyTemplate.key == body.template)).first()
+        row = q.reply_template(session, body.template)
         if row is None:
             raise bad_request("template", f"no reply template {body.template!r}")
         text = text or row.body
@@ -373,11 +359,7 @@ async def open_feedback(
 
 
 def _account(session: SessionDep, platform: Platform, account: str) -> PlatformAccount:
-    row = session.exec(
-        select(PlatformAccount).where(
-            PlatformAccount.platform == platform.value, PlatformAccount.handle == account
-        )
-    ).first()
+    row = platform_accounts.by_handle(session, platform.value, account)
     if row is None or not row.active:
         raise not_found(f"{platform.value} account", account)
     return row

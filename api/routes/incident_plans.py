@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import col, select
 
 from api.deps import AnyUserDep, PlannersDep, RequestIdDep, SessionDep
 from api.errors import bad_request
 from api.schemas.incident_plans import PlanCreate, PlanPublic
-from db import audit
+from db import audit, emergency
 from db.models import IncidentPlanRow
 from domain.emergency import IncidentPlan
 from domain.risk import RiskLevel
@@ -31,11 +30,7 @@ def _plan_out(row: IncidentPlanRow) -> PlanPublic:
 def current_plans(_: AnyUserDep, session: SessionDep) -> list[PlanPublic]:
     out = []
     for level in (RiskLevel.low, RiskLevel.medium, RiskLevel.high):
-        row = session.exec(
-            select(IncidentPlanRow)
-            .where(IncidentPlanRow.level == level.value)
-            .order_by(col(IncidentPlanRow.version).desc())
-        ).first()
+        row = emergency.latest_plan(session, level)
         if row is not None:
             out.append(_plan_out(row))
     return out
@@ -43,9 +38,7 @@ def current_plans(_: AnyUserDep, session: SessionDep) -> list[PlanPublic]:
 
 @router.get("/{level}", response_model=list[PlanPublic], summary="Every version of one level's plan")
 def plan_versions(level: RiskLevel, _: AnyUserDep, session: SessionDep) -> list[PlanPublic]:
-    rows = session.exec(
-        select(IncidentPlanRow).where(IncidentPlanRow.level == level.value).order_by(col(IncidentPlanRow.version))
-    ).all()
+    rows = emergency.plan_versions(session, level)
     return [_plan_out(r) for r in rows]
 
 
@@ -57,13 +50,7 @@ def revise_plan(
         raise bad_request("plan.level", f"must be {level.value} for this URL")
     if level is RiskLevel.none:
         raise bad_request("level", "there is no plan for risk level none")
-    version = (
-        max(
-            [r.version for r in session.exec(select(IncidentPlanRow).where(IncidentPlanRow.level == level.value))]
-            or [0]
-        )
-        + 1
-    )
+    version = emergency.next_plan_version(session, level)
     row = IncidentPlanRow(
         level=level.value,
         version=version,

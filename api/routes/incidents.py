@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import col, select
 
 from api import resources
 from api import workflows as wf
@@ -40,7 +39,7 @@ from api.workflows import actor
 from db import audit
 from db import emergency as q
 from db.accounts import Principal
-from db.models import Incident, IncidentEvent
+from db.models import Incident
 from domain.emergency import (
     AckRequest,
     ActionItem,
@@ -124,14 +123,7 @@ def list_incidents(
     level: RiskLevel | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[IncidentPublic]:
-    stmt = select(Incident)
-    if mode:
-        stmt = stmt.where(Incident.mode == mode.value)
-    if stage:
-        stmt = stmt.where(Incident.stage == stage)
-    if level:
-        stmt = stmt.where(Incident.level == level.value)
-    return [_summary(r) for r in session.exec(stmt.order_by(col(Incident.id).desc()).limit(limit))]
+    return [_summary(r) for r in q.incidents(session, mode, stage, level, limit)]
 
 
 @router.get("/{incident_id}", response_model=IncidentDetailPublic, summary="Detail with the timeline")
@@ -139,9 +131,7 @@ async def get_incident(
     incident_id: int, _: TeamDep, session: SessionDep, client: MaybeTemporalDep
 ) -> IncidentDetailPublic:
     row = resources.incident(incident_id, session)
-    events = session.exec(
-        select(IncidentEvent).where(IncidentEvent.incident_id == incident_id).order_by(col(IncidentEvent.seq))
-    ).all()
+    events = q.incident_events(session, incident_id)
     state, error = await wf.live_state(client, session, row.workflow_id, EmergencyWorkflow.current)
     return IncidentDetailPublic(
         **_summary(row).model_dump(),

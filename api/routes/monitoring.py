@@ -13,7 +13,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, ValidationError
-from sqlmodel import col, select
 
 from api import workflows as wf
 from api.deps import (
@@ -36,9 +35,9 @@ from api.schemas.monitoring import (
     StatPublic,
     TopicPublic,
 )
-from db import audit, outbox
+from db import audit, monitoring, outbox
 from db.accounts import Principal
-from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, TopicStat, utcnow
+from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, utcnow
 from db.monitoring import IngestResult, ingest
 from domain import ids
 from domain.monitoring import RawItem, TopicSpec
@@ -76,7 +75,7 @@ def _record_escalations(session: SessionDep, res: IngestResult) -> list[str]:
     the items (db/outbox.py), so an escalation survives a failed signal."""
     keys = []
     for key, item_ids in sorted(res.high_risk.items()):
-        row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
+        row = monitoring.topic_by_key(session, key)
         if row is None:
             continue
         spec = TopicSpec.model_validate(row.spec)
@@ -97,7 +96,7 @@ def _record_escalations(session: SessionDep, res: IngestResult) -> list[str]:
 
 
 def _existing_topic(session: SessionDep, key: str) -> MonitorTopic:
-    row = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
+    row = monitoring.topic_by_key(session, key)
     if row is None:
         raise not_found("topic", key)
     return row
@@ -115,7 +114,7 @@ def _topic_out(row: MonitorTopic) -> TopicPublic:
 
 def _check_sources(session: SessionDep, spec: TopicSpec) -> None:
     for i, key in enumerate(spec.sources):
-        if session.exec(select(MonitorSource).where(MonitorSource.key == key)).first() is None:
+        if monitoring.source_by_key(session, key) is None:
             raise bad_request(f"sources.{i}", f"no source {key!r}; create it at POST /monitoring/sources first")
 
 
@@ -129,7 +128,7 @@ async def create_topic(
     settings: SettingsDep,
     rid: RequestIdDep,
 ) -> TopicPublic:
-    if session.exec(select(MonitorTopic).where(MonitorTopic.key == body.key)).first() is not None:
+    if monitoring.topic_by_key(session, body.key) is not None:
         raise conflict(f"topic {body.key!r} exists; change it with PUT", field="key")
     if not body.groups.all() and not body.query.strip():
         raise bad_request("groups", "give at least one keyword or a query")
@@ -183,7 +182,7 @@ async def update_topic(
 
 @router.get("/topics", response_model=list[TopicPublic])
 def list_topics(_: WatchersDep, session: SessionDep) -> list[TopicPublic]:
-    return [_topic_out(r) for r in session.exec(select(MonitorTopic).order_by(col(MonitorTopic.id)))]
+    return [_topic_out(r) for r in monitoring.all_topics(session)]
 
 
 @router.get("/topics/{key}/state", response_model=MonitorState, summary="The running workflow's state")
@@ -202,10 +201,7 @@ def topic_stats(
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
 ) -> list[StatPublic]:
     _existing_topic(session, key)
-    stmt = select(TopicStat).where(TopicStat.topic_key == key)
-    if since:
-        stmt = stmt.where(col(TopicStat.window_start) >= since)
-    rows = session.exec(stmt.order_by(col(TopicStat.window_start).desc()).limit(limit)).all()
+    rows = monitoring.topic_stats(session, key, since, limit)
     return [StatPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -213,7 +209,7 @@ def topic_stats(
 def create_source(
     body: SourceCreate, principal: SourcesDep, session: SessionDep, rid: RequestIdDep
 ) -> SourcePublic:
-    if session.exec(select(MonitorSource).where(MonitorSource.key == body.key)).first() is not None:
+    if monitoring.source_by_key(session, body.key) is not None:
         raise conflict(f"source {body.key!r} exists", field="key")
     if body.kind == "rss" and not body.url.startswith(("http://", "https://")):
         raise bad_request("url", "an RSS/Atom source needs an http(s) URL")
@@ -244,7 +240,7 @@ def create_source(
 
 @router.get("/sources", response_model=list[SourcePublic])
 def list_sources(_: WatchersDep, session: SessionDep) -> list[SourcePublic]:
-    rows = session.exec(select(MonitorSource).order_by(col(MonitorSource.id))).all()
+    rows = monitoring.all_sources(session)
     return [
         SourcePublic(key=r.key, kind=r.kind, name=r.name, url=r.url, authority=r.authority, active=r.active)
         for r in rows
@@ -276,7 +272,7 @@ async def ingest_webhook(
     db: DbDep,
     settings: SettingsDep,
 ) -> IngestPublic:
-    source = session.exec(select(MonitorSource).where(MonitorSource.key == source_key)).first()
+    source = monitoring.source_by_key(session, source_key)
     if source is None or source.kind != "webhook" or not source.active:
         raise ApiError(404, "not_found", f"no active webhook source {source_key!r}")
     ts = request.headers.get("x-socialops-timestamp", "")
@@ -332,7 +328,7 @@ async def submit_items(
     rid: RequestIdDep,
 ) -> IngestPublic:
     key = f"manual-{body.authority.value}"
-    source = session.exec(select(MonitorSource).where(MonitorSource.key == key)).first()
+    source = monitoring.source_by_key(session, key)
     if source is None:
         source = MonitorSource(key=key, kind="manual", name="人工提交", authority=body.authority.value)
         session.add(source)
@@ -360,22 +356,17 @@ def list_items(
     watch: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[MonitoredItemPublic]:
-    stmt = select(MonitoredItem)
-    if topic:
-        stmt = stmt.where(MonitoredItem.topic_key == topic)
-    if risk:
-        stmt = stmt.where(MonitoredItem.risk_level == risk.value)
-    if sentiment:
-        stmt = stmt.where(MonitoredItem.sentiment == sentiment.value)
-    if source:
-        stmt = stmt.where(MonitoredItem.source_key == source)
-    if since:
-        stmt = stmt.where(col(MonitoredItem.ingested_at) >= since)
-    if until:
-        stmt = stmt.where(col(MonitoredItem.ingested_at) < until)
-    if watch is not None:
-        stmt = stmt.where(MonitoredItem.watch_status == "pending") if watch else stmt
-    rows = session.exec(stmt.order_by(col(MonitoredItem.id).desc()).limit(limit)).all()
+    rows = monitoring.items(
+        session,
+        topic=topic,
+        risk=risk,
+        sentiment=sentiment,
+        source=source,
+        since=since,
+        until=until,
+        watch=watch,
+        limit=limit,
+    )
     return [MonitoredItemPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -383,12 +374,7 @@ def list_items(
 def watch_queue(
     _: WatchersDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[MonitoredItemPublic]:
-    rows = session.exec(
-        select(MonitoredItem)
-        .where(MonitoredItem.watch_status == "pending")
-        .order_by(col(MonitoredItem.priority), col(MonitoredItem.id))
-        .limit(limit)
-    ).all()
+    rows = monitoring.watch_queue(session, limit)
     return [MonitoredItemPublic.model_validate(r, from_attributes=True) for r in rows]
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import or_
-from sqlmodel import col, select
 
 from api.deps import (
     AnyUserDep,
     SessionDep,
 )
 from api.schemas.notifications import NotificationPublic
-from db.models import Notification
+from db import notifications
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
@@ -25,13 +23,5 @@ def my_notifications(
     ref: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[NotificationPublic]:
-    stmt = select(Notification).where(
-        or_(
-            col(Notification.recipient_user) == principal.name,
-            col(Notification.recipient_role).in_(principal.role_names),
-        )
-    )
-    if ref:
-        stmt = stmt.where(Notification.ref == ref)
-    rows = session.exec(stmt.order_by(col(Notification.id).desc()).limit(limit)).all()
+    rows = notifications.for_recipient(session, principal.name, principal.role_names, ref, limit)
     return [NotificationPublic.model_validate(r, from_attributes=True) for r in rows]

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlmodel import col, select
 
 from api import workflows as wf
 from api.deps import (
@@ -21,7 +20,7 @@ from api.deps import (
 from api.errors import conflict
 from api.schemas.platform_accounts import AccountCreate, AccountPublic
 from core.settings import Settings
-from db import audit, outbox
+from db import audit, outbox, platform_accounts
 from db.accounts import Principal
 from db.inbox import record_polling
 from db.models import PlatformAccount
@@ -47,7 +46,7 @@ def _account_out(session: SessionDep, row: PlatformAccount, running: set[str] | 
 
 @router.get("", response_model=list[AccountPublic])
 def list_accounts(_: AnyUserDep, session: SessionDep) -> list[AccountPublic]:
-    rows = session.exec(select(PlatformAccount).order_by(col(PlatformAccount.id))).all()
+    rows = platform_accounts.all_accounts(session)
     return [_account_out(session, r) for r in rows]
 
 
@@ -61,11 +60,7 @@ async def create_account(
     db: DbDep,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> AccountPublic:
-    exists = session.exec(
-        select(PlatformAccount).where(
-            PlatformAccount.platform == body.platform.value, PlatformAccount.handle == body.handle
-        )
-    ).first()
+    exists = platform_accounts.by_handle(session, body.platform.value, body.handle)
     if exists is not None:
         raise conflict(f"{body.platform.value} account {body.handle!r} already exists", field="handle")
     row = PlatformAccount(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import col, select
 
 from api.deps import (
     ReviewerDep,
     SessionDep,
 )
 from api.schemas.content import ContentPublic
-from db.models import ContentItem
+from db import content
 from domain.content import (
     REVIEW_STAGES,
     STAGE_ROLES,
@@ -31,9 +30,5 @@ def awaiting_my_review(principal: ReviewerDep, session: SessionDep) -> list[Cont
     stages = [s.value for s in REVIEW_STAGES if STAGE_ROLES[s] & principal.roles]
     if not stages:
         return []
-    rows = session.exec(
-        select(ContentItem)
-        .where(col(ContentItem.stage).in_(stages), ContentItem.owner_id != principal.user_id)
-        .order_by(col(ContentItem.publish_at))
-    ).all()
+    rows = content.awaiting_review(session, stages, principal.user_id)
     return [ContentPublic.of(i) for i in rows]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime
-from sqlmodel import col, select
 
 from api.deps import (
     INBOX_HANDLERS,
@@ -16,7 +15,7 @@ from api.deps import (
 )
 from api.errors import bad_request, not_found
 from api.schemas.shifts import ShiftCreate, ShiftPublic
-from db import audit
+from db import audit, inbox
 from db.models import (
     Shift,
 )
@@ -26,13 +25,7 @@ router = APIRouter(prefix="/shifts", tags=["shifts"])
 
 @router.get("", response_model=list[ShiftPublic], summary="The shift rota")
 def list_shifts(_: AnyUserDep, session: SessionDep, at: AwareDatetime | None = None) -> list[ShiftPublic]:
-    stmt = select(Shift)
-    if at:
-        stmt = stmt.where(col(Shift.starts_at) <= at, col(Shift.ends_at) > at)
-    return [
-        ShiftPublic.model_validate(r, from_attributes=True)
-        for r in session.exec(stmt.order_by(col(Shift.starts_at)))
-    ]
+    return [ShiftPublic.model_validate(r, from_attributes=True) for r in inbox.shifts(session, at)]
 
 
 @router.post("", response_model=ShiftPublic, status_code=201)

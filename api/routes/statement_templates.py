@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlmodel import col, select
 
 from api.deps import AnyUserDep, RequestIdDep, SessionDep, require_roles
 from api.errors import conflict, not_found
@@ -44,12 +43,7 @@ def _template_out(row: StatementTemplateRow) -> TemplatePublic:
 def list_templates(
     _: AnyUserDep, session: SessionDep, key: str | None = None, approved_only: bool = False
 ) -> list[TemplatePublic]:
-    stmt = select(StatementTemplateRow)
-    if key:
-        stmt = stmt.where(StatementTemplateRow.key == key)
-    if approved_only:
-        stmt = stmt.where(StatementTemplateRow.status == "approved")
-    rows = session.exec(stmt.order_by(col(StatementTemplateRow.key), col(StatementTemplateRow.version))).all()
+    rows = q.templates(session, key, approved_only)
     return [_template_out(r) for r in rows]
 
 
@@ -81,11 +75,7 @@ def add_template(
 def approve_template(
     key: str, version: int, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep
 ) -> TemplatePublic:
-    row = session.exec(
-        select(StatementTemplateRow).where(
-            StatementTemplateRow.key == key, StatementTemplateRow.version == version
-        )
-    ).first()
+    row = q.template_version(session, key, version)
     if row is None:
         raise not_found(f"template {key} version", version)
     if row.status == "approved":

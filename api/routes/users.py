@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from sqlmodel import select
 
 from api.deps import RequestIdDep, SessionDep, require_roles
 from api.errors import bad_request, conflict
@@ -13,7 +12,6 @@ from api.resources import user_record
 from api.schemas.users import RolesUpdate, TokenCreate, TokenCreated, UserCreate, UserCreated, UserPublic
 from db import accounts, audit
 from db.accounts import AccountError, Principal
-from db.models import User, UserRole
 from domain.roles import Role
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -22,17 +20,12 @@ AdminDep = Annotated[Principal, Depends(require_roles(Role.admin))]
 
 
 def _active_admin_ids(session: SessionDep) -> set[int]:
-    stmt = (
-        select(User.id)
-        .join(UserRole, UserRole.user_id == User.id)  # type: ignore[arg-type]
-        .where(UserRole.role == Role.admin.value, User.active == True)  # noqa: E712
-    )
-    return {i for i in session.exec(stmt).all() if i is not None}
+    return accounts.active_admin_ids(session)
 
 
 @router.get("", response_model=list[UserPublic])
 def list_users(_: AdminDep, session: SessionDep) -> list[UserPublic]:
-    return [UserPublic.of(session, u) for u in session.exec(select(User).order_by(User.id)).all()]  # type: ignore[arg-type]
+    return [UserPublic.of(session, u) for u in accounts.all_users(session)]
 
 
 @router.post("", response_model=UserCreated, status_code=201)
