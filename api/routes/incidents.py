@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from temporalio.client import Client
 
 from api import resources
 from api import workflows as wf
@@ -41,6 +42,7 @@ from db import emergency as q
 from db.accounts import Principal
 from db.models import Incident
 from domain.emergency import (
+    CLOSED_STAGES,
     AckRequest,
     ActionItem,
     ApproveStatementRequest,
@@ -57,6 +59,7 @@ from domain.emergency import (
     TaskRecord,
     TaskRequest,
     TaskResult,
+    TaskStatus,
     TaskUpdate,
     fill,
 )
@@ -133,6 +136,8 @@ async def get_incident(
     row = resources.incident(incident_id, session)
     events = q.incident_events(session, incident_id)
     state, error = await wf.live_state(client, session, row.workflow_id, EmergencyWorkflow.current)
+    if state is not None and client is not None and state.stage in CLOSED_STAGES:
+        state = await _with_live_tasks(client, state)
     return IncidentDetailPublic(
         **_summary(row).model_dump(),
         description=row.description,
@@ -146,6 +151,20 @@ async def get_incident(
         state=state,
         state_error=error,
     )
+
+
+async def _with_live_tasks(client: Client, state: IncidentState) -> IncidentState:
+    """A closed incident's process no longer hears from its tasks; action items are completed after the
+    post-mortem, so their status is read from each task's own process."""
+    for task in state.tasks:
+        if task.status is not TaskStatus.open:
+            continue
+        try:
+            live: TaskResult = await wf.query(client, task.workflow_id, IncidentTaskWorkflow.current)
+        except ApiError:
+            continue  # gone past retention: the record keeps what it last knew
+        task.status, task.note = live.status, live.note or task.note
+    return state
 
 
 @router.post("/{incident_id}/confirm", response_model=IncidentState)
@@ -468,6 +487,8 @@ async def postmortem(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> IncidentState:
+    for i, item in enumerate(body.action_items):  # owners are active users, as for tasks
+        require_person(session, f"action_items.{i}.owner", item.owner)
     req = PostmortemRequest(
         actor=actor(principal),
         causes=body.causes,

@@ -184,6 +184,17 @@ async def test_incident_through_the_api(api: Api) -> None:
         "POST",
         f"/incidents/{iid}/postmortem",
         {
+            "causes": "x",
+            "lessons": "y",
+            "action_items": [{"title": "培训", "kind": "training", "owner": "nobody", "due_in_days": 30}],
+        },
+    )
+    assert r.status_code == 422 and r.json()["field"] == "action_items.0.owner", r.text  # was: accepted
+    r = await api.call(
+        "ops",
+        "POST",
+        f"/incidents/{iid}/postmortem",
+        {
             "causes": "门店服务培训不足",
             "lessons": "加强一线服务培训",
             "action_items": [{"title": "全员服务礼仪培训", "kind": "training", "owner": "ops", "due_in_days": 30}],
@@ -191,6 +202,15 @@ async def test_incident_through_the_api(api: Api) -> None:
     )
     assert r.status_code == 200, r.text
     d = await api.wait(iid, lambda d: d["stage"] == "closed", "closed")
+    # An action item completed after the incident closed shows as done (was: frozen at "open").
+    item = next(t for t in d["state"]["tasks"] if t["kind"] == "action:training")
+    r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/{item['number']}/complete", {"note": "已完成培训"})
+    assert r.status_code == 200, r.text
+    d = await api.wait(
+        iid,
+        lambda d: next(t for t in d["state"]["tasks"] if t["number"] == item["number"])["status"] == "done",
+        "the closed incident shows the action item done",
+    )
     kinds = [(e["kind"], e["actor"]) for e in d["timeline"]]
     assert (
         ("reported", "reporter") in kinds
