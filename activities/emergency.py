@@ -124,8 +124,11 @@ class EmergencyActivities:
             try:
                 connector, account = self._target(platform, inp.drill)
                 # A drill says so exactly once; a platform without titles (Weibo, Kuaishou) gets none.
-                text = drill_mark(inp.text) if inp.drill else inp.text
-                title = "" if RULES[platform].max_title_chars.value is None else inp.title
+                variant = inp.variants.get(channel)
+                text = variant.body if variant else inp.text
+                title = variant.title if variant else inp.title
+                text = drill_mark(text) if inp.drill else text
+                title = "" if RULES[platform].max_title_chars.value is None else title
                 if inp.drill:
                     title = drill_mark(title) if title else ""
                 ref = connector.find_by_key(platform, account, key) or connector.publish(

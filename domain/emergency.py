@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -10,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from domain.content import ComplianceOverride, Finding, Severity
 from domain.kernel import Actor, Platform
 from domain.risk import Impact, Likelihood, RiskLevel
 from domain.roles import Role
@@ -42,6 +44,7 @@ class StatementKind(StrEnum):
 
 
 class StatementStatus(StrEnum):
+    checking = "checking"  # being scanned and adapted per channel: not yet approvable
     draft = "draft"
     approved = "approved"
     publishing = "publishing"  # reserved by the first publish call; a second one is refused
@@ -336,6 +339,12 @@ class ChannelResult(BaseModel):
     error: str = ""
 
 
+class StatementVariant(BaseModel):
+    channel: str
+    title: str = ""
+    body: str
+
+
 class Statement(BaseModel):
     id: int
     kind: StatementKind
@@ -350,6 +359,68 @@ class Statement(BaseModel):
     approved_at: datetime | None = None
     published_at: datetime | None = None
     results: list[ChannelResult] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list, description="compliance scan and platform rules")
+    variants: list[StatementVariant] = Field(
+        default_factory=list, description="what goes to each platform channel; the approved hash covers them"
+    )
+    override: ComplianceOverride | None = None
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.blocking]
+
+
+class StatementOverride(BaseModel):
+    actor: Actor
+    statement_id: int
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def statement_hash(text: str, variants: list[StatementVariant]) -> str:
+    """What an approval binds: the text and every channel's adapted version of it."""
+    if not variants:
+        return text_hash(text)
+    canonical = json.dumps(
+        {"text": text, "variants": [v.model_dump() for v in variants]}, sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def adapt_statement(text: str, title: str, channels: list[str]) -> tuple[list[StatementVariant], list[Finding]]:
+    """Each platform channel's version of a statement under that platform's rules (R-4.1.4): no title where
+    the platform has none, a title within its limit where it needs one, and a text within its length —
+    shortened with a pointer to the full text on the website, which the approver sees before approving."""
+    from domain.platform_rules import RULES, text_length
+
+    variants: list[StatementVariant] = []
+    findings: list[Finding] = []
+    for channel in channels:
+        try:
+            platform = Platform(channel)
+        except ValueError:
+            continue  # customer service and other non-platform channels get the text itself
+        rules = RULES[platform]
+        tlimit = rules.max_title_chars.value
+        vtitle = "" if tlimit is None else title[: int(tlimit)] if isinstance(tlimit, int) else title
+        body = text
+        limit = rules.max_text_chars.value
+        if isinstance(limit, int) and text_length(body) > limit:
+            suffix = "……（全文见官网声明）"
+            cut = body
+            while cut and text_length(cut + suffix) > limit:
+                cut = cut[:-1]
+            body = cut + suffix
+            findings.append(
+                Finding(
+                    code="statement_shortened",
+                    severity=Severity.warning,
+                    message=f"{rules.label_zh}正文最多 {limit} 字：已缩写并指向官网全文，请确认缩写版本",
+                    field="text",
+                    platform=platform,
+                )
+            )
+        variants.append(StatementVariant(channel=channel, title=vtitle, body=body))
+    return variants, findings
 
 
 class Member(BaseModel):

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from domain.emergency import StatementVariant
+
 
 class IncidentProjection(BaseModel):
     incident_id: int
@@ -44,6 +46,7 @@ class StatementPublishInput(BaseModel):
     channels: list[str]
     drill: bool
     at: datetime
+    variants: dict[str, StatementVariant] = {}  # channel → its adapted title and text (approved with it)
 
 
 class PostmortemInput(BaseModel):

@@ -30,6 +30,7 @@ from api.schemas.incidents import (
     IncidentDetailPublic,
     IncidentPublic,
     MemberCreate,
+    OverrideIn,
     PostmortemCreate,
     ResolveIn,
     StatementCreate,
@@ -55,6 +56,7 @@ from domain.emergency import (
     PostmortemRequest,
     ResolveRequest,
     Statement,
+    StatementOverride,
     StatementRef,
     TaskRecord,
     TaskRequest,
@@ -354,6 +356,36 @@ async def approve_statement(
         req,
         action="incident.statement_approve",
         detail={"statement": statement_id, "text_hash": body.text_hash},
+    )
+    return stmt
+
+
+@router.post(
+    "/{incident_id}/statements/{statement_id}/override",
+    response_model=Statement,
+    summary="risk_compliance accepts a statement's blocking findings, with a reason (then it can be approved)",
+)
+async def override_statement(
+    incident_id: int,
+    incident: IncidentDep,
+    statement_id: int,
+    body: OverrideIn,
+    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> Statement:
+    req = StatementOverride(actor=actor(principal), statement_id=statement_id, reason=body.reason)
+    stmt: Statement = await wf.send(
+        session,
+        client,
+        principal,
+        rid,
+        incident,
+        EmergencyWorkflow.override_statement,
+        req,
+        action="incident.statement_override",
+        detail={"statement": statement_id, "reason": body.reason},
     )
     return stmt
 

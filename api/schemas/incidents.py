@@ -130,3 +130,7 @@ class PostmortemCreate(BaseModel):
     lessons: str = Field(default="", max_length=10000)
     action_items: list[ActionItemCreate] = Field(default_factory=list, max_length=50)
     plan_revision: IncidentPlan | None = None
+
+
+class OverrideIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)

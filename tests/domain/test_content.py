@@ -69,6 +69,9 @@ def test_compliance_scan_terms_privacy_and_rights() -> None:
     assert ("media_rights_missing", "media.0") in codes
     clean = VersionContent(title="秋季新品", body="欢迎到店体验，订单号 20261126123456")
     assert scanner.scan(clean) == []
+    # 第一时间 ("at once") claims nothing; 行业第一 does
+    assert scanner.scan(VersionContent(body="我们第一时间成立专项小组，第一批检测结果已出")) == []
+    assert [f.match for f in scanner.scan(VersionContent(body="行业第一，第一时间响应"))] == ["第一"]
     assert valid_resident_id("11010519491231002X") and not valid_resident_id("110105194912310021")
     assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
 

@@ -145,3 +145,53 @@ async def test_a_missed_holding_statement_at_medium_goes_to_ops_head_and_informs
             EmergencyWorkflow.approve_statement,
             ApproveStatementRequest(actor=team.ops, statement_id=offer.id, text_hash=offer.text_hash),
         )
+
+
+async def test_a_statement_is_scanned_and_adapted_before_approval(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, team: Team
+) -> None:
+    """Was: a 314-character statement with 第一/最佳 went to Weibo as it was."""
+    from domain.emergency import StatementOverride, statement_hash
+    from domain.platform_rules import text_length
+
+    env, db = time_skipping, sqlite_database
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start_incident(env.client, w, db)
+        await wait_stage(h, IncidentStage.confirming)
+        await h.execute_update(EmergencyWorkflow.confirm, confirm(team))
+        await wait_stage(h, IncidentStage.assembling)
+        text = (
+            "我们是行业第一的品牌，产品质量最佳。"
+            + "关于近日网络反映的暖手宝充电发热问题，我们已成立专项小组全面排查。" * 9
+        )
+        stmt = await h.execute_update(
+            EmergencyWorkflow.draft_statement,
+            DraftStatementRequest(
+                actor=team.ops, kind=StatementKind.full, text=text, channels=["weibo", "wechat_oa"]
+            ),
+        )
+        assert stmt.status is StatementStatus.draft and stmt.blocking  # 第一/最佳: absolute terms
+        weibo = next(v for v in stmt.variants if v.channel == "weibo")
+        assert weibo.title == "" and text_length(weibo.body) <= 140 and weibo.body.endswith("（全文见官网声明）")
+        assert stmt.text_hash == statement_hash(text, stmt.variants)  # the approval covers every version
+        approve = ApproveStatementRequest(actor=team.lead, statement_id=stmt.id, text_hash=stmt.text_hash)
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await h.execute_update(EmergencyWorkflow.approve_statement, approve)
+        assert "blocking findings" in str(err.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError):  # only risk_compliance overrides
+            await h.execute_update(
+                EmergencyWorkflow.override_statement,
+                StatementOverride(actor=team.lead, statement_id=stmt.id, reason="领导同意"),
+            )
+        await h.execute_update(
+            EmergencyWorkflow.override_statement,
+            StatementOverride(actor=team.rc, statement_id=stmt.id, reason="引用第三方认证结论，已核实"),
+        )
+        await h.execute_update(EmergencyWorkflow.approve_statement, approve)
+        await h.execute_update(
+            EmergencyWorkflow.publish_statement, StatementRef(actor=team.lead, statement_id=stmt.id)
+        )
+        (post,) = sandbox.all_posts(Platform.weibo)
+        assert post.text == weibo.body and post.title == ""
+        (oa,) = sandbox.all_posts(Platform.wechat_oa)
+        assert oa.text == text and oa.title.startswith("关于")  # an article has a title

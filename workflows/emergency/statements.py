@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from workflows.common import PUBLISH_RETRY
+from workflows.common import PUBLISH_RETRY, RETRY
 from workflows.emergency.context import IncidentRun
 from workflows.timers import at, wait_until
 
 with workflow.unsafe.imports_passed_through():
+    from activities.content import ContentActivities
     from activities.emergency import EmergencyActivities
+    from domain.content import VersionContent
     from domain.emergency import (
         CUSTOMER_SERVICE,
         ChannelResult,
@@ -22,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
         Statement,
         StatementKind,
         StatementStatus,
+        adapt_statement,
+        statement_hash,
         text_hash,
     )
     from domain.emergency_io import StatementPublishInput
@@ -35,6 +39,21 @@ def full_published(run: IncidentRun) -> bool:
     )
 
 
+async def check(run: IncidentRun, stmt: Statement) -> None:
+    """Before approval, like content: the compliance scan over the text, and each platform channel's
+    version under its rules; the hash the approver names then covers the text and every version."""
+    findings = await workflow.execute_activity_method(
+        ContentActivities.compliance_scan,
+        VersionContent(body=stmt.text),
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RETRY,
+    )
+    variants, notes = adapt_statement(stmt.text, f"关于{run.inp.title}的说明", stmt.channels)
+    stmt.findings, stmt.variants = [*findings, *notes], variants
+    stmt.text_hash = statement_hash(stmt.text, variants)
+    stmt.status = StatementStatus.draft
+
+
 async def publish(run: IncidentRun, stmt: Statement, actor: Actor) -> Statement:
     """Publish an approved statement once: the caller has already set it to ``publishing``."""
     results = await workflow.execute_activity_method(
@@ -45,6 +64,7 @@ async def publish(run: IncidentRun, stmt: Statement, actor: Actor) -> Statement:
             title=run.inp.title,
             text=stmt.text,
             channels=stmt.channels,
+            variants={v.channel: v for v in stmt.variants},
             drill=run.drill,
             at=workflow.now(),
         ),
@@ -117,6 +137,9 @@ async def _missed(run: IncidentRun, name: str) -> None:
             drafted_at=workflow.now(),
         )
         run.state.statements.append(offer)
+        if workflow.patched("holding-offer-checked"):  # scanned and adapted like any statement
+            offer.status = StatementStatus.checking
+            await check(run, offer)
         await run.event("holding_statement_offered", "system", f"#{offer.id} 预案先发声明待一键批准")
         approver = run.plan.statement_approver
         # The offer goes to whoever may approve it at this level (ops_head at low/medium); leadership is

@@ -28,6 +28,7 @@ from workflows.timers import at, wait_until
 with workflow.unsafe.imports_passed_through():
     from activities.emergency import EmergencyActivities
     from core.temporal import SA_MODE, SA_OWNER, SA_PROCESS
+    from domain.content import ComplianceOverride
     from domain.emergency import (
         CLOSED_STAGES,
         CUSTOMER_SERVICE,
@@ -46,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         PostmortemRequest,
         ResolveRequest,
         Statement,
+        StatementOverride,
         StatementRef,
         StatementStatus,
         TaskRecord,
@@ -203,6 +205,7 @@ class EmergencyWorkflow:
     async def draft_statement(self, req: DraftStatementRequest) -> Statement:
         plan = self.run_.plan
         assert plan is not None
+        checked = workflow.patched("statement-scan-and-adapt")  # histories before: neither
         stmt = Statement(
             id=len(self.state.statements) + 1,
             kind=req.kind,
@@ -210,11 +213,13 @@ class EmergencyWorkflow:
             text_hash=text_hash(req.text),
             template_key=req.template_key,
             channels=req.channels or list(plan.channels),
-            status=StatementStatus.draft,
+            status=StatementStatus.checking if checked else StatementStatus.draft,
             drafted_by=req.actor.name,
             drafted_at=workflow.now(),
         )
         self.state.statements.append(stmt)  # the id is taken before the first await
+        if checked:
+            await statements.check(self.run_, stmt)
         await self.run_.event(
             "statement_drafted", req.actor.name, f"#{stmt.id} {stmt.kind.value}：{stmt.text[:80]}"
         )
@@ -254,8 +259,17 @@ class EmergencyWorkflow:
         stmt = self._statement(req.statement_id)
         plan = self.run_.plan
         assert plan is not None
+        if stmt.status is StatementStatus.checking:
+            raise conflict("stage", f"statement #{stmt.id} is still being checked; read it again in a moment")
         if stmt.status is not StatementStatus.draft:
             raise conflict("stage", f"statement #{stmt.id} is already {stmt.status.value}")
+        if stmt.blocking and stmt.override is None:
+            raise invalid(
+                "findings",
+                f"statement #{stmt.id} has blocking findings ("
+                + "；".join(f.message for f in stmt.blocking)
+                + "); change the text, or risk_compliance overrides them with a reason",
+            )
         if plan.statement_approver not in req.actor.roles:
             raise forbidden(
                 "role",
@@ -264,9 +278,31 @@ class EmergencyWorkflow:
                 {plan.statement_approver},
             )
         if req.text_hash != stmt.text_hash:
-            raise invalid("text_hash", "the approval must name the exact text of the statement")
+            raise invalid(
+                "text_hash", "the approval must name the exact text of the statement (and its channel versions)"
+            )
         if req.actor.name == stmt.drafted_by:
             raise forbidden("actor", "nobody approves a statement they drafted", req.actor)
+
+    @workflow.update
+    async def override_statement(self, req: StatementOverride) -> Statement:
+        stmt = self._statement(req.statement_id)
+        stmt.override = ComplianceOverride(by=req.actor.name, reason=req.reason, at=workflow.now())
+        await self.run_.event("statement_compliance_override", req.actor.name, f"#{stmt.id}：{req.reason}")
+        return stmt
+
+    @override_statement.validator
+    def _check_override(self, req: StatementOverride) -> None:
+        self._require_active()
+        stmt = self._statement(req.statement_id)
+        if Role.risk_compliance not in req.actor.roles:
+            raise forbidden(
+                "role", "only risk_compliance overrides a statement's findings", req.actor, {Role.risk_compliance}
+            )
+        if stmt.status is not StatementStatus.draft or not stmt.blocking:
+            raise conflict("stage", f"statement #{stmt.id} has no blocking findings awaiting an override")
+        if stmt.override is not None:
+            raise conflict("stage", f"statement #{stmt.id} is already overridden by {stmt.override.by}")
 
     @workflow.update
     async def publish_statement(self, req: StatementRef) -> Statement:
