@@ -160,6 +160,7 @@ TEST_LONG_POLL_SECONDS = 2
 # A namespace of its own for a test whose workflow ids must not meet another test's (ids restart with
 # each test's fresh database, and the dev server is shared by the session).
 ISOLATED_NAMESPACE = "isolated"
+CONCURRENCY_NAMESPACE = "concurrency"  # the emergency concurrency tests' own ids
 
 
 @pytest.fixture(scope="session")
@@ -185,6 +186,8 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
                 f'matching.longPollExpirationInterval="{TEST_LONG_POLL_SECONDS}s"',
                 "--namespace",
                 ISOLATED_NAMESPACE,
+                "--namespace",
+                CONCURRENCY_NAMESPACE,
                 *dev_server_search_attribute_flags(),
             ],
             stdout=out,
