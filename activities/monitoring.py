@@ -21,6 +21,7 @@ from db.emergency import input_for, open_incident
 from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident, TopicStat
 from db.monitoring import ingest
+from domain import ids
 from domain.emergency import Evidence, EvidenceBatch
 from domain.kernel import Platform
 from domain.monitoring import EwmaState, RawItem, SpikeDetector
@@ -179,7 +180,7 @@ class MonitoringActivities:
         op = WithStartWorkflowOperation(
             EmergencyWorkflow.run,
             inp_wf,
-            id=f"incident-{incident_id}",
+            id=ids.incident(incident_id),
             task_queue=activity.info().task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )

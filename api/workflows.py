@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+from fastapi import Depends
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.deps import RequestIdDep, SessionDep, TemporalDep
 from api.errors import ApiError
 from core.dispatch import dispatch
 from db import audit, outbox
@@ -71,6 +74,45 @@ async def send(
                 "nothing was changed — try again in a moment",
             ) from exc
         raise
+
+
+@dataclass
+class Door:
+    """What a route needs to change a process, in one dependency: ``await door.send(principal, record,
+    Workflow.update, request, action=…)`` — the update, the error map and the audit row (``send``)."""
+
+    session: Session
+    client: Client
+    request_id: str
+
+    async def send(
+        self,
+        principal: Principal,
+        record: ContentItem | Incident | Interaction | Campaign,
+        update: Any,
+        arg: Any,
+        *,
+        action: str,
+        detail: dict[str, Any] | None = None,
+    ) -> Any:
+        return await send(
+            self.session,
+            self.client,
+            principal,
+            self.request_id,
+            record,
+            update,
+            arg,
+            action=action,
+            detail=detail,
+        )
+
+
+def door(session: SessionDep, client: TemporalDep, rid: RequestIdDep) -> Door:
+    return Door(session=session, client=client, request_id=rid)
+
+
+DoorDep = Annotated[Door, Depends(door)]
 
 
 def _starting(session: Session, record: ContentItem | Incident | Interaction | Campaign) -> bool:

@@ -41,7 +41,7 @@ from api.schemas.campaigns import (
     ReviewCreate,
     WinnerPublic,
 )
-from api.workflows import actor
+from api.workflows import DoorDep, actor
 from core.sealing import address_sealer
 from core.settings import Settings
 from db import audit, outbox, platform_accounts
@@ -196,11 +196,9 @@ async def submit(
     campaign_id: int,
     campaign: CampaignDep,
     principal: PlannerDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> SubmitResult:
-    result: SubmitResult = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.submit, SubmitRequest(actor=actor(principal)), action="campaign.submit")  # fmt: skip
+    result: SubmitResult = await door.send(principal, campaign, CampaignWorkflow.submit, SubmitRequest(actor=actor(principal)), action="campaign.submit")  # fmt: skip
     if not result.submitted:
         blocking = [f for f in result.findings if f.severity.value == "blocking"]
         raise ApiError(
@@ -214,18 +212,18 @@ async def submit(
 @router.post("/{campaign_id}/reviews", summary="Approve, request changes or reject (risk_compliance, leadership)")
 async def review(
     campaign_id: int, campaign: CampaignDep, body: ReviewCreate, principal: ReviewerDep, session: SessionDep, client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> Any:  # fmt: skip
     req = ReviewRequest(actor=actor(principal), **body.model_dump())
-    return await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.review, req, action="campaign.review", detail={"stage": body.stage.value, "decision": body.decision.value})  # fmt: skip
+    return await door.send(principal, campaign, CampaignWorkflow.review, req, action="campaign.review", detail={"stage": body.stage.value, "decision": body.decision.value})  # fmt: skip
 
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignState, summary="Cancel before launch")
 async def cancel(
     campaign_id: int, campaign: CampaignDep, body: ReasonCreate, principal: PlannerDep, session: SessionDep, client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> CampaignState:  # fmt: skip
-    out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.cancel, ActorRequest(actor=actor(principal), reason=body.reason), action="campaign.cancel", detail={"reason": body.reason})  # fmt: skip
+    out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.cancel, ActorRequest(actor=actor(principal), reason=body.reason), action="campaign.cancel", detail={"reason": body.reason})  # fmt: skip
     return out
 
 
@@ -234,11 +232,9 @@ async def pause(
     campaign_id: int,
     campaign: CampaignDep,
     principal: PlannerDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> CampaignState:
-    out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.pause, ActorRequest(actor=actor(principal)), action="campaign.pause")  # fmt: skip
+    out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.pause, ActorRequest(actor=actor(principal)), action="campaign.pause")  # fmt: skip
     return out
 
 
@@ -247,11 +243,9 @@ async def resume(
     campaign_id: int,
     campaign: CampaignDep,
     principal: PlannerDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> CampaignState:
-    out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.resume, ActorRequest(actor=actor(principal)), action="campaign.resume")  # fmt: skip
+    out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.resume, ActorRequest(actor=actor(principal)), action="campaign.resume")  # fmt: skip
     return out
 
 
@@ -296,10 +290,10 @@ def exclusions(campaign_id: int, _: ReviewerDep, session: SessionDep) -> list[di
 @router.post("/{campaign_id}/beacon", response_model=CampaignState, summary="Enter the public random value")
 async def beacon(
     campaign_id: int, campaign: CampaignDep, body: BeaconCreate, principal: BeaconDep, session: SessionDep, client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     req = BeaconRequest(actor=actor(principal), **body.model_dump())
-    out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.enter_beacon, req, action="campaign.beacon", detail=body.model_dump())  # fmt: skip
+    out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.enter_beacon, req, action="campaign.beacon", detail=body.model_dump())  # fmt: skip
     return out
 
 
@@ -337,9 +331,9 @@ def proof(
 )
 async def approve_results(
     campaign_id: int, campaign: CampaignDep, body: ResultsCreate, principal: ResultsDep, session: SessionDep, client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> CampaignState:  # fmt: skip
-    out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.approve_results, ResultsApproval(actor=actor(principal), text_hash=body.text_hash), action="campaign.results")  # fmt: skip
+    out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.approve_results, ResultsApproval(actor=actor(principal), text_hash=body.text_hash), action="campaign.results")  # fmt: skip
     return out
 
 
@@ -394,20 +388,20 @@ async def address(
 )
 async def prize(
     campaign_id: int, campaign: CampaignDep, slot: int, body: PrizeCreate, principal: PrizeDep, session: SessionDep, client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     if body.event is PrizeEvent.address_received:
         raise ApiError(422, "validation_error", "event: send the address to …/address", field="event",
                        fields=[{"field": "event", "reason": "send the address to …/address"}])  # fmt: skip
     req = PrizeUpdate(actor=actor(principal), slot=slot, event=body.event, note=body.note)
-    out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.prize, req, action=f"campaign.prize.{body.event.value}", detail={"slot": slot, "note": body.note})  # fmt: skip
+    out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.prize, req, action=f"campaign.prize.{body.event.value}", detail={"slot": slot, "note": body.note})  # fmt: skip
     return out
 
 
 @router.post("/{campaign_id}/complaints", summary="Record a complaint about the campaign")
 async def complaint(
     campaign_id: int, campaign: CampaignDep, body: ComplaintCreate, principal: ComplaintDep, session: SessionDep, client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> dict[str, int]:  # fmt: skip
-    count: int = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.complaint, ComplaintRequest(actor=actor(principal), note=body.note), action="campaign.complaint", detail={"note": body.note})  # fmt: skip
+    count: int = await door.send(principal, campaign, CampaignWorkflow.complaint, ComplaintRequest(actor=actor(principal), note=body.note), action="campaign.complaint", detail={"note": body.note})  # fmt: skip
     return {"complaints": count}

@@ -21,7 +21,6 @@ from api.deps import (
     ReviewerDep,
     SessionDep,
     SettingsDep,
-    TemporalDep,
     require_roles,
 )
 from api.errors import ApiError, bad_request, from_request, not_found
@@ -41,7 +40,7 @@ from api.schemas.content import (
     VersionCreate,
     VersionPublic,
 )
-from api.workflows import actor
+from api.workflows import DoorDep, actor
 from core.settings import Settings
 from db import audit, content, outbox, platform_accounts
 from db.accounts import Principal
@@ -315,21 +314,11 @@ async def revise(
     item: ContentItemDep,
     body: VersionCreate,
     principal: AuthorDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> VersionRecord:
     req = ReviseRequest(actor=actor(principal), content=body.to_content(), note=body.note)
-    rec: VersionRecord = await wf.send(
-        session,
-        client,
-        principal,
-        rid,
-        item,
-        ContentWorkflow.revise,
-        req,
-        action="content.revise",
-        detail={"note": body.note},
+    rec: VersionRecord = await door.send(
+        principal, item, ContentWorkflow.revise, req, action="content.revise", detail={"note": body.note}
     )
     return rec
 
@@ -340,13 +329,11 @@ async def submit(
     item: ContentItemDep,
     body: SubmitIn,
     principal: AuthorDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> SubmitResult:
     req = SubmitRequest(actor=actor(principal), version_hash=body.version_hash)
-    result: SubmitResult = await wf.send(
-        session, client, principal, rid, item, ContentWorkflow.submit, req, action="content.submit", detail={}
+    result: SubmitResult = await door.send(
+        principal, item, ContentWorkflow.submit, req, action="content.submit", detail={}
     )
     if not result.submitted:
         raise ApiError(
@@ -365,16 +352,11 @@ async def review(
     item: ContentItemDep,
     body: ReviewCreate,
     principal: ReviewerDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> dict[str, Any]:
     req = ReviewRequest(actor=actor(principal), **body.model_dump())
-    rec = await wf.send(
-        session,
-        client,
+    rec = await door.send(
         principal,
-        rid,
         item,
         ContentWorkflow.review,
         req,
@@ -395,16 +377,11 @@ async def override(
     item: ContentItemDep,
     body: OverrideIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> dict[str, Any]:
     req = OverrideRequest(actor=actor(principal), **body.model_dump())
-    rec = await wf.send(
-        session,
-        client,
+    rec = await door.send(
         principal,
-        rid,
         item,
         ContentWorkflow.override_compliance,
         req,
@@ -420,16 +397,11 @@ async def reschedule(
     item: ContentItemDep,
     body: RescheduleIn,
     principal: AuthorDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> ContentState:
     req = RescheduleRequest(actor=actor(principal), publish_at=body.publish_at)
-    st: ContentState = await wf.send(
-        session,
-        client,
+    st: ContentState = await door.send(
         principal,
-        rid,
         item,
         ContentWorkflow.reschedule,
         req,
@@ -445,21 +417,11 @@ async def cancel(
     item: ContentItemDep,
     body: ReasonIn,
     principal: AuthorDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await wf.send(
-        session,
-        client,
-        principal,
-        rid,
-        item,
-        ContentWorkflow.cancel,
-        req,
-        action="content.cancel",
-        detail={"reason": body.reason},
+    st: ContentState = await door.send(
+        principal, item, ContentWorkflow.cancel, req, action="content.cancel", detail={"reason": body.reason}
     )
     return st
 
@@ -474,16 +436,11 @@ async def release(
     item: ContentItemDep,
     body: ReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head))],
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await wf.send(
-        session,
-        client,
+    st: ContentState = await door.send(
         principal,
-        rid,
         item,
         ContentWorkflow.confirm_release,
         req,
@@ -499,21 +456,11 @@ async def retract(
     item: ContentItemDep,
     body: RequiredReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance, Role.leadership))],
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
-    st: ContentState = await wf.send(
-        session,
-        client,
-        principal,
-        rid,
-        item,
-        ContentWorkflow.retract,
-        req,
-        action="content.retract",
-        detail={"reason": body.reason},
+    st: ContentState = await door.send(
+        principal, item, ContentWorkflow.retract, req, action="content.retract", detail={"reason": body.reason}
     )
     return st
 

@@ -21,19 +21,16 @@ from api.errors import bad_request, conflict, not_found
 from api.schemas.drills import DrillPublic, DrillScheduleCreate, DrillSchedulePublic, NoteIn
 from db import audit, emergency
 from db.accounts import Principal
+from domain import ids
 from workflows.emergency import DrillWorkflow
 
 router = APIRouter(prefix="/drill-schedules", tags=["drills"])
 runs = APIRouter(prefix="/drills", tags=["drills"])  # the runs the schedules started
 
 
-def _schedule_id(key: str) -> str:
-    return f"drill-{key}"
-
-
 async def _describe(client: TemporalDep, key: str) -> DrillSchedulePublic:
     try:
-        desc = await client.get_schedule_handle(_schedule_id(key)).describe()
+        desc = await client.get_schedule_handle(ids.drill_schedule(key)).describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise not_found("drill schedule", key) from None
@@ -69,7 +66,7 @@ async def create_drill_schedule(
     c = body.calendar
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
-            DrillWorkflow.run, body.scenario, id=f"drill-{body.key}-run", task_queue=settings.task_queue
+            DrillWorkflow.run, body.scenario, id=ids.drill_run(body.key), task_queue=settings.task_queue
         ),
         spec=ScheduleSpec(
             calendars=[
@@ -86,7 +83,7 @@ async def create_drill_schedule(
         state=ScheduleState(note=body.note or body.scenario.name),
     )
     try:
-        await client.create_schedule(_schedule_id(body.key), schedule)
+        await client.create_schedule(ids.drill_schedule(body.key), schedule)
     except ScheduleAlreadyRunningError:
         raise conflict(f"drill schedule {body.key!r} already exists", field="key") from None
     audit.record(
@@ -114,7 +111,7 @@ async def _act(
     client: TemporalDep, session: SessionDep, principal: Principal, key: str, action: str, rid: str, note: str = ""
 ) -> DrillSchedulePublic:
     await _describe(client, key)  # 404 first
-    handle = client.get_schedule_handle(_schedule_id(key))
+    handle = client.get_schedule_handle(ids.drill_schedule(key))
     if action == "pause":
         await handle.pause(note=note or f"paused by {principal.name}")
     elif action == "unpause":
@@ -152,7 +149,7 @@ async def delete_drill_schedule(
     key: str, principal: PlannersDep, session: SessionDep, client: TemporalDep, rid: RequestIdDep
 ) -> None:
     await _describe(client, key)
-    await client.get_schedule_handle(_schedule_id(key)).delete()
+    await client.get_schedule_handle(ids.drill_schedule(key)).delete()
     audit.record(session, principal, "drill_schedule.delete", f"schedule:{key}", rid, {})
     session.commit()
 

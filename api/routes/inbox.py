@@ -39,7 +39,7 @@ from api.schemas.inbox import (
     SnoozeIn,
     UserIn,
 )
-from api.workflows import actor
+from api.workflows import DoorDep, actor
 from db import audit, platform_accounts
 from db import inbox as q
 from db.accounts import Principal
@@ -228,15 +228,10 @@ async def snooze(
     record: InteractionDep,
     body: SnoozeIn,
     principal: AgentDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> InteractionState:
-    return await wf.send(
-        session,
-        client,
+    return await door.send(
         principal,
-        rid,
         record,
         InteractionWorkflow.snooze,
         SnoozeRequest(actor=actor(principal), until=body.until),
@@ -251,15 +246,10 @@ async def resolve(
     record: InteractionDep,
     body: NoteIn,
     principal: AgentDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> InteractionState:
-    return await wf.send(
-        session,
-        client,
+    return await door.send(
         principal,
-        rid,
         record,
         InteractionWorkflow.resolve,
         NoteRequest(actor=actor(principal), note=body.note),
@@ -274,15 +264,10 @@ async def escalate(
     record: InteractionDep,
     body: NoteIn,
     principal: AgentDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> InteractionState:
-    return await wf.send(
-        session,
-        client,
+    return await door.send(
         principal,
-        rid,
         record,
         InteractionWorkflow.escalate,
         NoteRequest(actor=actor(principal), note=body.note),
@@ -296,15 +281,10 @@ async def hide(
     item_id: int,
     record: InteractionDep,
     principal: AgentDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> InteractionState:
-    return await wf.send(
-        session,
-        client,
+    return await door.send(
         principal,
-        rid,
         record,
         InteractionWorkflow.set_hidden,
         NoteRequest(actor=actor(principal), note="hide"),
@@ -318,15 +298,10 @@ async def unhide(
     item_id: int,
     record: InteractionDep,
     principal: AgentDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> InteractionState:
-    return await wf.send(
-        session,
-        client,
+    return await door.send(
         principal,
-        rid,
         record,
         InteractionWorkflow.set_hidden,
         NoteRequest(actor=actor(principal), note="unhide"),
@@ -341,15 +316,10 @@ async def open_feedback(
     record: InteractionDep,
     body: FeedbackIn,
     principal: AgentDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> InteractionState:
-    return await wf.send(
-        session,
-        client,
+    return await door.send(
         principal,
-        rid,
         record,
         InteractionWorkflow.open_feedback,
         FeedbackRequest(actor=actor(principal), **body.model_dump()),

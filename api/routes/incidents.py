@@ -37,7 +37,7 @@ from api.schemas.incidents import (
     TaskCreate,
     TaskDoneIn,
 )
-from api.workflows import actor
+from api.workflows import DoorDep, actor
 from db import audit
 from db import emergency as q
 from db.accounts import Principal
@@ -175,15 +175,10 @@ async def confirm(
     incident: IncidentDep,
     body: ConfirmIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> IncidentState:
-    st: IncidentState = await wf.send(
-        session,
-        client,
+    st: IncidentState = await door.send(
         principal,
-        rid,
         incident,
         EmergencyWorkflow.confirm,
         ConfirmRequest(actor=actor(principal), **body.model_dump()),
@@ -198,15 +193,10 @@ async def acknowledge(
     incident_id: int,
     incident: IncidentDep,
     principal: TeamDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> IncidentState:
-    st: IncidentState = await wf.send(
-        session,
-        client,
+    st: IncidentState = await door.send(
         principal,
-        rid,
         incident,
         EmergencyWorkflow.acknowledge,
         AckRequest(actor=actor(principal)),
@@ -277,15 +267,10 @@ async def assess(
     incident: IncidentDep,
     body: AssessIn,
     principal: TeamDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> IncidentState:
-    st: IncidentState = await wf.send(
-        session,
-        client,
+    st: IncidentState = await door.send(
         principal,
-        rid,
         incident,
         EmergencyWorkflow.assess,
         AssessRequest(actor=actor(principal), **body.model_dump()),
@@ -341,16 +326,11 @@ async def approve_statement(
     statement_id: int,
     body: ApproveIn,
     principal: TeamDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> Statement:
     req = ApproveStatementRequest(actor=actor(principal), statement_id=statement_id, text_hash=body.text_hash)
-    stmt: Statement = await wf.send(
-        session,
-        client,
+    stmt: Statement = await door.send(
         principal,
-        rid,
         incident,
         EmergencyWorkflow.approve_statement,
         req,
@@ -371,16 +351,11 @@ async def override_statement(
     statement_id: int,
     body: OverrideIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> Statement:
     req = StatementOverride(actor=actor(principal), statement_id=statement_id, reason=body.reason)
-    stmt: Statement = await wf.send(
-        session,
-        client,
+    stmt: Statement = await door.send(
         principal,
-        rid,
         incident,
         EmergencyWorkflow.override_statement,
         req,
@@ -396,15 +371,10 @@ async def publish_statement(
     incident: IncidentDep,
     statement_id: int,
     principal: TeamDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> Statement:
-    stmt: Statement = await wf.send(
-        session,
-        client,
+    stmt: Statement = await door.send(
         principal,
-        rid,
         incident,
         EmergencyWorkflow.publish_statement,
         StatementRef(actor=actor(principal), statement_id=statement_id),
@@ -491,15 +461,10 @@ async def resolve(
     incident: IncidentDep,
     body: ResolveIn,
     principal: TeamDep,
-    session: SessionDep,
-    client: TemporalDep,
-    rid: RequestIdDep,
+    door: DoorDep,
 ) -> IncidentState:
-    st: IncidentState = await wf.send(
-        session,
-        client,
+    st: IncidentState = await door.send(
         principal,
-        rid,
         incident,
         EmergencyWorkflow.resolve,
         ResolveRequest(actor=actor(principal), **body.model_dump()),
