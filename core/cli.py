@@ -1,4 +1,7 @@
-"""The ``socialops`` command."""
+"""The ``socialops`` command.
+
+Over 400 lines because it is one Typer application; each command is short and imports its work lazily.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Emergency response (R-5.1.6–R-5.1.8, R-5.2): plans, statements, incident payloads and state. Pure code."""
+"""Emergency response (R-5.1.6–R-5.1.8, R-5.2): plans, statements, incident payloads and state. Pure code.
+
+Over 400 lines because it holds the process's models (plans, statements, state, requests) in one place
+for the workflow, the API and the activities to share.
+"""
 
 from __future__ import annotations
 

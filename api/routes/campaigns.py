@@ -2,6 +2,9 @@
 
 The draw's public artefacts — ``draw.json``, inclusion proofs and the verifier itself — need no token:
 anyone must be able to check a result. Schemas live here with the routes (``*Create / *Public``).
+
+Over 400 lines because a campaign's door has many thin routes (one per step of its process); each route
+only parses, authorises and calls the workflow or a query.
 """
 
 from __future__ import annotations

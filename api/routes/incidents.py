@@ -1,4 +1,7 @@
-"""``/incidents`` — the emergency response: report, confirm, team, assessment, statements, tasks, post-mortem (R-5.2)."""
+"""``/incidents`` — the emergency response: report, confirm, team, assessment, statements, tasks, post-mortem (R-5.2).
+
+Over 400 lines because the emergency response has many steps, each a thin route over one update.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""``/monitoring`` — public-opinion monitoring: sources, topics, items, watch queue, signed ingest (R-5.1)."""
+"""``/monitoring`` — public-opinion monitoring: sources, topics, items, watch queue, signed ingest (R-5.1).
+
+Over 400 lines because monitoring's door covers sources, topics, items and the signed webhook; the routes
+are thin (analysis lives in db/monitoring.py and domain/monitoring.py).
+"""
 
 from __future__ import annotations
 

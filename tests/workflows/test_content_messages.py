@@ -18,12 +18,14 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.content import ContentActivities
+from activities.notify import NotificationActivities
 from connectors.registry import ConnectorRegistry
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import ContentMetric
-from domain.content import Decision, ReasonRequest, ReviewRequest, Stage, SubmitRequest
+from domain.content import Decision, ReasonRequest, ReviewRequest, ReviseRequest, Stage, SubmitRequest
 from domain.content_io import HoldStatus, ProjectionUpdate
+from domain.notify_io import NotifyInput
 from tests.content_helpers import People, content_worker, notifications, plan, seed_people, start_content, version
 from tests.seeds import seed_accounts
 from tests.waiting import until
@@ -218,3 +220,41 @@ async def test_an_item_past_its_publish_window_waits_for_ops_head(
         )
         await until(lambda: stage_is(h, Stage.tracking, Stage.completed), "published after confirmation")
         assert len(sandbox.all_posts()) == 2
+
+
+async def test_a_new_version_saved_while_changes_are_being_requested_is_not_lost(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, people: People
+) -> None:
+    """The owner revises and resubmits while the "changes requested" notification is still being sent:
+    the review restarts (was: the main loop then waited for a version that had already arrived)."""
+    real = NotificationActivities(sqlite_database, [])
+    entered, release = threading.Event(), threading.Event()
+
+    @activity.defn(name="notify")
+    def held_notify(inp: NotifyInput) -> bool:
+        if "需要修改" in inp.subject and not release.is_set():
+            entered.set()
+            release.wait(30)
+        return real.notify(inp)
+
+    env, db = time_skipping, sqlite_database
+    now = await env.get_current_time()
+    async with content_worker(env.client, db, sandbox, replace={"notify": held_notify}) as w:
+        h = await start_content(env.client, w, db, people.creator, plan(now + timedelta(days=2)), version())
+        await until(lambda: stage_is(h, Stage.draft), "draft")
+        await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator))
+        await until(lambda: stage_is(h, Stage.review_compliance), "compliance review")
+        st = await h.query(ContentWorkflow.current)
+        changes = ReviewRequest(
+            actor=people.rc, stage=st.stage, version_hash=st.version_hash,
+            decision=Decision.request_changes, notes="补充价格说明",
+        )  # fmt: skip
+        await h.execute_update(ContentWorkflow.review, changes)
+        assert await asyncio.to_thread(entered.wait, 30)  # the main loop is sending the notification
+        rec = await h.execute_update(
+            ContentWorkflow.revise, ReviseRequest(actor=people.creator, content=version(body="新品首发价 299 元"))
+        )
+        await h.execute_update(ContentWorkflow.submit, SubmitRequest(actor=people.creator, version_hash=rec.hash))
+        release.set()
+        await until(lambda: stage_is(h, Stage.review_compliance), "the review restarted on version 2")
+        assert (await h.query(ContentWorkflow.current)).version == 2

@@ -91,8 +91,10 @@ async def _stages(run: ContentRun, epoch: int) -> bool:
                 key=f"changes-v{run.state.version}-{stage.value}",
             )
             if workflow.patched("revision-expires"):
-                # In revision the publish time still counts: an item never revised in time expires.
-                await run.wait(lambda: False)
+                # In revision the publish time still counts: an item never revised in time expires. The
+                # round's epoch is the one to compare: a new version saved while the stage and the
+                # notification above were being written has already arrived.
+                await run.wait(lambda: run.epoch != epoch)
             else:  # histories recorded before the fix waited without a deadline
                 await workflow.wait_condition(lambda: run.epoch != epoch or run.cancelled)
             if run.cancelled:

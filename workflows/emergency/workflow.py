@@ -12,6 +12,9 @@ items, plan revision). ``mode=drill`` publishes only to the sandbox and marks ev
 This class holds the handlers and their validators; the parts live beside it: ``team.py`` (plan, paging),
 ``statements.py`` (deadlines, publishing, cadence), ``tasks.py`` (child tasks), sharing one
 ``IncidentRun`` (``context.py``).
+
+Over 400 lines: the thin class is its handlers and validators; the work is in team.py, statements.py,
+tasks.py and timeline helpers beside it.
 """
 
 from __future__ import annotations
