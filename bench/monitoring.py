@@ -30,8 +30,8 @@ from bench.harness import dev_server, quiet_logs
 
 def bench_analysis(n_texts: int, n_keywords: int, naive_sample: int) -> dict[str, Any]:
     from core.warmup import settle
-    from db.monitoring import Analyzer
     from domain.monitoring import Authority, KeywordGroups, RawItem, TopicSpec
+    from domain.monitoring.analysis import Analyzer
     from domain.risk import default_matrix
     from domain.sentiment import default_model
 

@@ -27,7 +27,6 @@ from connectors.registry import ConnectorRegistry
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident
-from db.monitoring import scanner_for
 from domain.monitoring import (
     NAME_MASK,
     Authority,
@@ -43,6 +42,7 @@ from domain.monitoring import (
     evaluate,
     parse_query,
 )
+from domain.monitoring.analysis import scanner_for
 from domain.monitoring_io import EscalateInput, MonitorInput, SweepInput
 from domain.risk import Impact, Likelihood, RiskLevel, default_matrix
 from domain.sentiment import Sentiment
@@ -101,7 +101,7 @@ def test_matching_overlapping_adjacent_and_mixed_script() -> None:
 
 
 def test_repost_growth_is_a_rate_since_publication() -> None:
-    from db.monitoring import repost_rate
+    from domain.monitoring.analysis import repost_rate
 
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     hour_old = RawItem(external_id="a", text="x", reposts=300, published_at=now - timedelta(hours=1))
@@ -597,7 +597,7 @@ OPINION_PROBE = [
 
 
 def test_sentiment_reads_the_opinion_not_the_monitored_name() -> None:
-    from db.monitoring import Analyzer
+    from domain.monitoring.analysis import Analyzer
 
     groups = SPEC.groups.model_copy(update={"product": ["暖手宝", "降噪耳机"]})
     analyzer = Analyzer([SPEC.model_copy(update={"groups": groups})], default_matrix())

@@ -1,23 +1,17 @@
-"""Public-opinion monitoring (R-5.1.1–R-5.1.5): topics, boolean keyword queries, risk with reasons, spikes.
-
-Pure code. Matching runs one compiled Aho–Corasick automaton over the text for all topics and the risk terms
-together (``TopicScanner``), then evaluates each topic's boolean query on the set of terms found, so adding
-keywords or topics does not add passes over the text.
-"""
+"""Topics: keyword groups, boolean queries, and the one compiled scanner that matches every topic (and the
+risk terms) in a single pass over the text. Pure code."""
 
 from __future__ import annotations
 
-import math
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 import ahocorasick_rs
 from pydantic import BaseModel, Field, field_validator
 
-from domain.risk import Impact, Likelihood, RiskLevel, RiskMatrix
-from domain.sentiment import Sentiment
+from domain.monitoring.terms import LEGAL_TERMS, SAFETY_TERMS
 from domain.textmatch import Automaton
 
 
@@ -34,20 +28,6 @@ TIER_INTERVAL = {
     Tier.daily: timedelta(days=1),
     Tier.weekly: timedelta(days=7),
 }
-
-
-class Authority(StrEnum):
-    news = "news"
-    forum = "forum"
-    social = "social"
-    individual = "individual"
-
-
-AUTHORITY_POINTS = {Authority.news: 2, Authority.forum: 1, Authority.social: 1, Authority.individual: 0}
-
-# Terms that raise impact on their own: product safety and legal exposure.
-SAFETY_TERMS = ("爆炸", "起火", "自燃", "中毒", "致癌", "受伤", "烫伤", "死亡", "召回", "漏电", "有毒", "安全隐患")
-LEGAL_TERMS = ("起诉", "诉讼", "违法", "立案", "罚款", "诈骗", "维权", "315", "消协", "监管部门", "律师函")
 
 
 class KeywordGroups(BaseModel):
@@ -384,160 +364,3 @@ class _TopicPlan:
     group_of: dict[int, str]
     query: bool
     always: bool
-
-
-# --- risk ----------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ItemSignals:
-    """What is known about one item and its topic's recent traffic when it is assessed."""
-
-    sentiment: Sentiment
-    sentiment_confidence: float = 0.0
-    authority: Authority = Authority.individual
-    author_followers: int = 0
-    engagement: int = 0  # likes + comments + reposts
-    reposts: int = 0
-    groups: set[str] = field(default_factory=set)
-    text: str = ""
-    topic_items_last_hour: int = 0
-    topic_negative_share: float = 0.0
-    repost_growth_per_hour: float = 0.0
-    risk_terms: tuple[list[str], list[str]] | None = None  # (safety, legal) when already found, else scanned
-
-
-@dataclass(slots=True)
-class RiskAssessment:
-    level: RiskLevel
-    priority: str
-    impact: Impact
-    likelihood: Likelihood
-    reasons: list[str]
-
-
-_RISK_TERMS = Automaton({**{t: "safety" for t in SAFETY_TERMS}, **{t: "legal" for t in LEGAL_TERMS}})
-
-
-def assess(s: ItemSignals, matrix: RiskMatrix) -> RiskAssessment:
-    reasons: list[str] = []
-    points = AUTHORITY_POINTS[s.authority]
-    if points:
-        reasons.append(f"来源权威性：{s.authority.value}（+{points}）")
-    if s.author_followers >= 1_000_000:
-        points += 2
-        reasons.append(f"作者粉丝 {s.author_followers:,}（≥100万，+2）")
-    elif s.author_followers >= 100_000:
-        points += 1
-        reasons.append(f"作者粉丝 {s.author_followers:,}（≥10万，+1）")
-    if "founder" in s.groups:
-        points += 1
-        reasons.append("涉及创始人（+1）")
-    if s.risk_terms is not None:
-        safety, legal = s.risk_terms
-    else:
-        found = _RISK_TERMS.find_all(s.text) if s.text else []
-        safety = sorted({m.term for m in found if m.payload == "safety"})
-        legal = sorted({m.term for m in found if m.payload == "legal"})
-    if safety:
-        points += 2
-        reasons.append(f"产品安全词：{'、'.join(safety)}（+2）")
-    if legal:
-        points += 2
-        reasons.append(f"法律风险词：{'、'.join(legal)}（+2）")
-    if s.engagement >= 1000:
-        points += 1
-        reasons.append(f"互动量 {s.engagement:,}（≥1000，+1）")
-    negative = s.sentiment is Sentiment.negative
-    if not negative and not safety and not legal:
-        points = min(points, 1)
-    impact = (
-        Impact.minor
-        if points <= 1
-        else Impact.moderate
-        if points == 2
-        else Impact.major
-        if points <= 4
-        else Impact.severe
-    )
-
-    chance = 0
-    if s.topic_items_last_hour >= 50:
-        chance += 2
-        reasons.append(f"话题近 1 小时 {s.topic_items_last_hour} 条（≥50，+2）")
-    elif s.topic_items_last_hour >= 10:
-        chance += 1
-        reasons.append(f"话题近 1 小时 {s.topic_items_last_hour} 条（≥10，+1）")
-    if s.topic_negative_share >= 0.5:
-        chance += 1
-        reasons.append(f"负面占比 {s.topic_negative_share:.0%}（≥50%，+1）")
-    if s.repost_growth_per_hour >= 100:
-        chance += 1
-        reasons.append(f"转发增长快（每小时约 {s.repost_growth_per_hour:,.0f} 次，≥100，+1）")
-    elif s.reposts >= 500:
-        chance += 1
-        reasons.append(f"转发量大（转发 {s.reposts:,}，≥500，+1）")
-    if negative and s.sentiment_confidence >= 0.6:
-        chance += 1
-        reasons.append(f"明确负面（置信度 {s.sentiment_confidence:.2f}，+1）")
-    likelihood = [Likelihood.unlikely, Likelihood.possible, Likelihood.likely, Likelihood.certain][min(chance, 3)]
-
-    level = matrix.level(impact, likelihood)
-    if not negative and not safety and not legal:
-        level = RiskLevel.none
-        reasons.append(f"情感为{s.sentiment.value}且无安全/法律风险词：无风险")
-    reasons.insert(0, f"影响 {impact.value} × 可能性 {likelihood.value} → {level.value}")
-    return RiskAssessment(
-        level=level, priority=matrix.priority[level], impact=impact, likelihood=likelihood, reasons=reasons
-    )
-
-
-# --- spikes --------------------------------------------------------------------------------------------
-
-
-class EwmaState(BaseModel):
-    mean: float = 0.0
-    var: float = 0.0
-    n: int = 0
-
-
-@dataclass
-class SpikeDetector:
-    """Exponentially weighted mean and variance; a value above mean + k·σ (after warm-up) is a spike."""
-
-    alpha: float = 0.3
-    k: float = 3.0
-    warmup: int = 5
-    min_value: float = 5.0
-    poisson: bool = True  # counts: σ is at least √mean, so a quiet baseline does not alarm on noise
-    min_std: float = 0.0
-    state: EwmaState = field(default_factory=EwmaState)
-
-    def update(self, x: float) -> tuple[bool, float]:
-        s = self.state
-        std = max(math.sqrt(s.var), math.sqrt(max(s.mean, 1.0)) if self.poisson else 0.0, self.min_std)
-        z = (x - s.mean) / std if std > 0 else (math.inf if x > s.mean else 0.0)
-        spike = s.n >= self.warmup and x >= self.min_value and x > s.mean + self.k * max(std, 1e-9)
-        if s.n == 0:
-            s.mean, s.var = x, 0.0
-        else:
-            diff = x - s.mean
-            incr = self.alpha * diff
-            s.mean += incr
-            s.var = (1 - self.alpha) * (s.var + diff * incr)
-        s.n += 1
-        return spike, z
-
-
-class RawItem(BaseModel):
-    """An item as a source delivers it, before analysis."""
-
-    external_id: str = Field(min_length=1, max_length=200)
-    url: str = Field(default="", max_length=1000)
-    title: str = Field(default="", max_length=500)
-    text: str = Field(min_length=1, max_length=20000)
-    author: str = Field(default="", max_length=200)
-    author_followers: int = Field(default=0, ge=0)
-    engagement: int = Field(default=0, ge=0)
-    reposts: int = Field(default=0, ge=0)
-    published_at: datetime | None = None
