@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import structlog
 from sqlmodel import col, func, select
@@ -38,6 +39,7 @@ class InboxActivities:
     def __init__(self, db: Database, connectors: ConnectorRegistry) -> None:
         self.db = db
         self.connectors = connectors
+        self._assign_lock = threading.Lock()  # one assignment at a time in this worker
 
     def _connector(self, platform: Platform, account: str) -> PlatformConnector:
         try:
@@ -66,13 +68,18 @@ class InboxActivities:
 
     @activity.defn
     def assign(self, inp: AssignInput) -> str:
-        """The on-shift agent with the fewest open items; "" when nobody is on shift."""
-        with self.db.session() as s:
+        """The on-shift agent with the fewest open items; "" when nobody is on shift. The choice is written at
+        once (under a lock), so items arriving together are spread over the rota instead of all landing on
+        the agent who was least loaded before any of them was counted."""
+        with self._assign_lock, self.db.session() as s:
             on_shift = s.exec(
                 select(Shift.user).where(col(Shift.starts_at) <= inp.at, col(Shift.ends_at) > inp.at)
             ).all()
             if not on_shift:
                 return ""
+            row = s.get(Interaction, inp.interaction_id)
+            if row is not None and row.assignee in set(on_shift):
+                return row.assignee  # a retry of this activity: the same choice
             load = {u: 0 for u in sorted(set(on_shift))}
             for user, n in s.exec(
                 select(Interaction.assignee, func.count())
@@ -80,7 +87,12 @@ class InboxActivities:
                 .group_by(col(Interaction.assignee))
             ).all():
                 load[user] = int(n)
-            return min(load, key=lambda u: (load[u], u))
+            chosen = min(load, key=lambda u: (load[u], u))
+            if row is not None:
+                row.assignee = chosen
+                s.add(row)
+                s.commit()
+            return chosen
 
     @activity.defn
     def reply(self, inp: ReplyInput) -> str:
@@ -121,6 +133,8 @@ class InboxActivities:
                 row.resolved_at = inp.resolved_at
             if inp.hidden is not None:
                 row.hidden = inp.hidden
+            if inp.intent:
+                row.intent = inp.intent
             s.add(row)
             s.commit()
 

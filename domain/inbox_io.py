@@ -115,6 +115,7 @@ class ProjectInput(BaseModel):
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     hidden: bool | None = None
+    intent: str | None = None  # as a person corrected it (unhidden spam is no longer spam)
 
 
 class FaqLookup(BaseModel):

@@ -472,6 +472,7 @@ class InteractionWorkflow:
                 sla_due=self.state.sla_due,
                 first_response_at=self.state.first_response_at,
                 hidden=self.state.hidden,
+                intent=self.state.intent,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -99,7 +99,12 @@ def inbox(
 def figures(_: AnyUserDep, session: SessionDep, since: AwareDatetime | None = None) -> dict[str, Any]:
     rows = q.received_since(session, since)
     responded = [(r.first_response_at - r.received_at).total_seconds() for r in rows if r.first_response_at]
-    with_sla = [r for r in rows if r.sla_due_at is not None and r.first_response_at is not None]
+    now = datetime.now(UTC)
+    # Compliance over every item whose SLA has been decided: answered (in time or late), or past due and
+    # still unanswered — a breached unanswered item counts against it.
+    with_sla = [
+        r for r in rows if r.sla_due_at is not None and (r.first_response_at is not None or r.sla_due_at < now)
+    ]
     met = sum(1 for r in with_sla if r.first_response_at and r.sla_due_at and r.first_response_at <= r.sla_due_at)
 
     def volume(field: str) -> dict[str, int]:

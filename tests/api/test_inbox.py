@@ -102,12 +102,13 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
     r = await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)
     assert r.status_code == 200 and r.json() == {"received": 3, "new": 3, "starting": 0}
     assert (await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)).json()["new"] == 0  # redelivery
-    for _ in range(100):
+
+    async def mine_with_sla() -> list[dict[str, Any]] | None:
         mine = (await a.call("agent", "GET", "/inbox?mine=true")).json()
-        if len(mine) == 2:
-            break
-        await asyncio.sleep(0.1)
-    assert {i["intent"] for i in mine} == {"complaint", "suggestion"} and all(i["sla_due_at"] for i in mine)
+        return mine if len(mine) == 2 and all(i["sla_due_at"] for i in mine) else None
+
+    mine = await until(mine_with_sla, "both items assigned to me with their SLA")
+    assert {i["intent"] for i in mine} == {"complaint", "suggestion"}
     spam = await until(lambda: _hidden(a), "the spam item hidden by its process")
     assert [i["external_id"] for i in spam] == ["w-3"]
     complaint = next(i for i in mine if i["intent"] == "complaint")
@@ -197,3 +198,30 @@ async def test_new_account_is_polled(api: tuple[Api, SandboxPlatform], time_skip
             break
         await asyncio.sleep(0.1)
     assert items and all(i["account"] == "brand_douyin" for i in items)
+
+
+async def test_sla_compliance_counts_breached_unanswered_items(
+    api: tuple[Api, SandboxPlatform], database: Database
+) -> None:
+    """Was: only answered items counted, so an unanswered item past its SLA left compliance at 100 %."""
+    from datetime import UTC, datetime, timedelta
+
+    from db.models import Interaction
+
+    a, _ = api
+    now = datetime.now(UTC)
+
+    def item(n: int, due: datetime, answered: datetime | None) -> Interaction:
+        return Interaction(
+            platform="weibo", account="brand_weibo", external_id=f"sla-{n}", kind="comment", text="物流太慢了",
+            intent="complaint", sentiment="negative", priority="high", received_at=now - timedelta(hours=5),
+            sla_due_at=due, first_response_at=answered,
+        )  # fmt: skip
+
+    with database.session() as s:
+        s.add(item(1, now - timedelta(hours=3), now - timedelta(hours=4)))  # answered in time
+        s.add(item(2, now - timedelta(hours=1), None))  # breached, still unanswered
+        s.add(item(3, now + timedelta(hours=1), None))  # not yet due: not decided
+        s.commit()
+    figures = (await a.call("mkt", "GET", "/inbox/figures")).json()
+    assert figures["sla_compliance"] == 0.5, figures

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from connectors.sandbox import SandboxPlatform
 from db.engine import Database
 from db.inbox import store_items
-from db.models import FaqRow, FeedbackRecord, Shift
+from db.models import FaqRow, FeedbackRecord, Interaction, Shift
 from domain import ids
 from domain.inbox import AuthorContext, InboxPolicy, Intent, classify
 from domain.inbox_io import FeedbackOutcome, FeedbackRequest, NoteRequest, ReplyRequest
@@ -146,6 +146,9 @@ async def test_routes_praise_spam_faq_lead_spread(
         st = await state(spam, lambda s: s.assignee == "xiaozhou", "unhidden and handled")
         assert [e.kind for e in st.history][1:3] == ["hidden", "unhidden"]
         assert not sandbox.is_hidden(Platform.weibo, "c-2")
+        with db.session() as s:  # a person said it is not spam: lists and figures no longer count it as spam
+            row = s.exec(select(Interaction).where(Interaction.external_id == "c-2")).one()
+            assert row.intent == "other" and not row.hidden
 
         st = await state(faq_hit, lambda s: s.status == "closed", "faq auto reply")
         assert "faq_auto_reply" in [e.kind for e in st.history]
@@ -292,3 +295,22 @@ async def test_sla_timer_spans_a_holiday_and_a_weekend_day(
         assert st.escalations == [] and "sla_reminder" not in [e.kind for e in st.history]
         await env.sleep(st.sla_due - (await env.get_current_time()) + timedelta(minutes=1))
         st = await state(h, lambda s: "breach" in s.escalations, "breach after the holiday and the rest day")
+
+
+async def test_items_arriving_together_are_spread_over_the_rota(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    """Was: every item of a burst went to the agent who was least loaded before any of them was counted."""
+    env, db = time_skipping, sqlite_database
+    set_policy(db, InboxPolicy(calendar=ALWAYS))
+    now = await env.get_current_time()
+    for agent in ("xiaozhou", "xiaoli", "xiaowang"):
+        on_shift(db, agent, now)
+    texts = [f"快递第{i}天还没到，怎么回事？订单{i}" for i in range(6)]
+    async with content_worker(env.client, db, sandbox) as w:
+        handles = await asyncio.gather(*(start(env, w, db, t, 100 + i) for i, t in enumerate(texts)))
+        states = [await state(h, lambda s: s.assignee != "", "assigned") for h in handles]
+    load: dict[str, int] = {}
+    for st in states:
+        load[st.assignee] = load.get(st.assignee, 0) + 1
+    assert sorted(load.values()) == [2, 2, 2], load
