@@ -497,7 +497,11 @@ class ReplyTemplate(SQLModel, table=True):
 
 
 class Shift(SQLModel, table=True):
+    """A rota entry. Its id is never reused (AUTOINCREMENT on SQLite; sequences on PostgreSQL): a deleted
+    shift's id cannot come back as someone else's."""
+
     __tablename__ = "shifts"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     user: str = Field(max_length=64, index=True)

@@ -88,7 +88,7 @@ class InteractionWorkflow:
         if req.request_key in self.replies:
             return self.state  # the same request again: already posted
         self.replies[req.request_key] = ""
-        self.replies[req.request_key] = await self._post(req.text, f"agent-{req.request_key}")
+        self.replies[req.request_key] = await self._post(req.text, f"agent-{req.request_key}", by_person=True)
         self._log("replied", req.actor.name, req.text)
         if req.save_as_faq:
             await workflow.execute_activity_method(
@@ -422,7 +422,9 @@ class InteractionWorkflow:
 
     # --- helpers -----------------------------------------------------------------------------------------
 
-    async def _post(self, text: str, key: str) -> str:
+    async def _post(self, text: str, key: str, *, by_person: bool = False) -> str:
+        """Reply on the platform. Only a person's reply is a first response: an off-hours acknowledgement,
+        a thank-you or an FAQ answer keeps the item's SLA running (bot replies are logged as such)."""
         ref = await workflow.execute_activity_method(
             InboxActivities.reply,
             ReplyInput(
@@ -437,7 +439,7 @@ class InteractionWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=REPLY_RETRY,
         )
-        if self.state.first_response_at is None:
+        if by_person and self.state.first_response_at is None:
             self.state.first_response_at = workflow.now()
         return ref
 

@@ -46,3 +46,23 @@ def test_audit_log_is_append_only(database: Database) -> None:
         rows = audit.query(session)
     assert [(r.action, r.actor_name, r.detail) for r in rows] == [("test.action", "tester", {"k": "v"})]
     assert rows[0].at.tzinfo is not None
+
+
+def test_a_deleted_shift_id_is_never_given_again(database: Database) -> None:
+    """Audit rows name shifts by id: a deleted shift's id coming back as someone else's would rewrite history."""
+    from datetime import UTC, datetime, timedelta
+
+    from db.models import Shift
+
+    now = datetime.now(UTC)
+    with database.session() as s:
+        first = Shift(user="xiaozhou", starts_at=now, ends_at=now + timedelta(hours=8))
+        s.add(first)
+        s.commit()
+        gone = first.id
+        s.delete(first)
+        s.commit()
+        second = Shift(user="xiaoli", starts_at=now, ends_at=now + timedelta(hours=8))
+        s.add(second)
+        s.commit()
+        assert gone is not None and second.id is not None and second.id > gone

@@ -179,7 +179,8 @@ async def test_off_hours_acknowledgement(
     async with content_worker(env.client, db, sandbox) as w:
         h = await start(env, w, db, "快递坏了，我要投诉！", 7)
         st = await state(h, lambda s: "off_hours_ack" in [e.kind for e in s.history], "ack")
-        assert st.status == "waiting" and st.first_response_at is not None
+        # The acknowledgement is not a first response: the item keeps its SLA (was: counted as answered).
+        assert st.status == "waiting" and st.first_response_at is None and st.sla_due is not None
         assert "非工作时间" in sandbox.replies_to(Platform.weibo, "c-7")[0].text
 
 
