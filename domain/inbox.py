@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from domain.kernel import WorkCalendarConfig
+from domain.roles import Role
 from domain.sentiment import Sentiment, SentimentModel
 from domain.textmatch import Automaton
 
@@ -241,6 +242,16 @@ CN_MAKEUP_2026 = ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-
 # --- SLA policy -----------------------------------------------------------------------------------------------
 
 
+DEFAULT_DEPARTMENTS: dict[str, list[Role]] = {
+    "product": [Role.business_reviewer],
+    "quality": [Role.business_reviewer],
+    "customer_service": [Role.interaction_agent],
+    "logistics": [Role.ops_head],
+    "marketing": [Role.marketing],
+    "legal": [Role.risk_compliance],
+}
+
+
 class InboxPolicy(BaseModel):
     """Stored settings of the inbox (one row), editable through the API."""
 
@@ -255,6 +266,14 @@ class InboxPolicy(BaseModel):
         default_factory=lambda: WorkCalendarConfig(holidays=CN_HOLIDAYS_2026, makeup_workdays=CN_MAKEUP_2026)
     )
     feedback_days: int = Field(default=5, ge=1, le=90)
+    departments: dict[str, list[Role]] = Field(
+        default_factory=lambda: dict(DEFAULT_DEPARTMENTS),
+        description="Who may resolve a department's feedback (ops_head always may); a department not listed: "
+        "ops_head only",
+    )
+
+    def may_resolve(self, department: str, roles: list[Role]) -> bool:
+        return Role.ops_head in roles or bool(set(self.departments.get(department, [])) & set(roles))
 
     def sla_for(self, intent: Intent, priority: Priority) -> timedelta:
         hours = self.sla_hours.get(priority.value) or self.sla_hours.get(intent.value) or self.sla_hours["default"]

@@ -70,6 +70,8 @@ class InteractionWorkflow:
         self.feedback_outcome: FeedbackOutcome | None = None
         self.escalated_by_hand = False
         self.opening_feedback = False  # reserved before the activity runs: a second request is refused
+        self.feedback_department = ""
+        self.outcome_told = False
         self.lock = asyncio.Lock()  # handlers that await and change the item's visibility or routing
 
     @workflow.query
@@ -180,6 +182,7 @@ class InteractionWorkflow:
     @workflow.update
     async def open_feedback(self, req: FeedbackRequest) -> InteractionState:
         self.opening_feedback = True
+        self.feedback_department = req.department
         due = WorkCalendar(self.inp.policy.calendar).add(
             workflow.now(), timedelta(hours=9 * self.inp.policy.feedback_days)
         )
@@ -219,14 +222,27 @@ class InteractionWorkflow:
 
     @workflow.update
     async def resolve_feedback(self, req: FeedbackOutcome) -> InteractionState:
-        self.feedback_outcome = req
+        self.feedback_outcome = req  # reserved before the first await: a second resolution is refused
         self._log("feedback_resolved", req.actor.name, req.outcome)
+        if workflow.patched("feedback-told-at-once"):
+            # The user hears the outcome now, whether or not the item itself is still open.
+            async with self.lock:
+                await self._tell_outcome(req)
         return self.state
 
     @resolve_feedback.validator
     def _check_feedback_outcome(self, req: FeedbackOutcome) -> None:
         if self.state.feedback_id is None or self.feedback_outcome is not None:
             raise conflict("stage", "no open feedback on this item")
+        department = self.feedback_department
+        if department and not self.inp.policy.may_resolve(department, list(req.actor.roles)):
+            allowed = {Role.ops_head, *self.inp.policy.departments.get(department, [])}
+            raise forbidden(
+                "actor",
+                f"feedback for {department} is resolved by that department or ops_head",
+                req.actor,
+                allowed,
+            )
 
     def _require_agent(self, actor: Actor) -> None:
         if not set(actor.roles) & AGENTS:
@@ -386,6 +402,12 @@ class InteractionWorkflow:
             )
         outcome = self.feedback_outcome
         assert outcome is not None
+        await workflow.wait_condition(lambda: not self.lock.locked())
+        if not self.outcome_told:
+            await self._tell_outcome(outcome)
+
+    async def _tell_outcome(self, outcome: FeedbackOutcome) -> None:
+        self.outcome_told = True
         text = DEFAULT_TEMPLATES.feedback_closed.format(outcome=outcome.outcome)
         await self._post(text, "feedback-closed")
         await workflow.execute_activity_method(

@@ -315,3 +315,34 @@ async def test_items_arriving_together_are_spread_over_the_rota(
     for st in states:
         load[st.assignee] = load.get(st.assignee, 0) + 1
     assert sorted(load.values()) == [2, 2, 2], load
+
+
+async def test_the_department_tells_the_user_at_once_and_only_it_resolves(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    """Was: any role resolved any department's feedback, and the user heard only after an agent replied."""
+    env, db = time_skipping, sqlite_database
+    set_policy(db, InboxPolicy(calendar=ALWAYS))
+    on_shift(db, "xiaozhou", await env.get_current_time())
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start(env, w, db, "希望出一个带定时关机的款式", 31)
+        await state(h, lambda s: s.status == "assigned", "assigned")
+        await h.execute_update(
+            InteractionWorkflow.open_feedback,
+            FeedbackRequest(actor=AGENT, category="功能建议", department="product", summary="定时关机"),
+        )
+        marketing = Actor(user_id=8, name="mkt", roles=[Role.marketing])
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await h.execute_update(
+                InteractionWorkflow.resolve_feedback, FeedbackOutcome(actor=marketing, outcome="已排期")
+            )
+        assert "product" in str(err.value.cause)
+        pm = Actor(user_id=9, name="pm", roles=[Role.business_reviewer])
+        await h.execute_update(
+            InteractionWorkflow.resolve_feedback, FeedbackOutcome(actor=pm, outcome="新版将支持 2 小时定时关机")
+        )
+        # no agent has replied yet: the user is told now, and the record is closed
+        assert any("定时关机" in p.text for p in sandbox.replies_to(Platform.weibo, "c-31"))
+        with db.session() as s:
+            fb = s.exec(select(FeedbackRecord)).one()
+        assert fb.status == "resolved" and fb.user_told_at is not None
