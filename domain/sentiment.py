@@ -32,6 +32,15 @@ MIN_DF = 2
 MODEL_FILE = "sentiment_model.npz"
 BATCH = 1000  # texts scored together: big enough to amortise numpy calls, small enough to stay in cache
 _SPACES = re.compile(r"\s\s+")
+PLAIN_QUESTION_SHRINK = 0.25
+_QUESTION_END = re.compile(
+    r"(^请问|[?？]|[吗呢么嘛][\s~～。.]*)[\s\W]*$|^.{0,24}(几点|几号|多少|哪里|哪儿|什么时候|怎么[用办开弄样]|如何|是否|能不能|可不可以|有没有)"
+)
+# What makes a question more than a question: complaint words, rhetorical markers, exclamation.
+_NOT_PLAIN = re.compile(
+    r"[!！]|为什么|为啥|凭什么|难道|到底|怎么还|还没|还要|又|居然|竟然|说好的|摆设|像话|搞错|抢钱|"
+    r"给人[吃用]|好意思|差|烂|坏|破|垃圾|骗|坑|慢|凉|洒|错|太少|少了|少送|贵|脏|臭|吵|旧|退款|退货|投诉|难吃|失望|恶心|无语|问题|故障|没收到|不给"
+)
 
 
 class Sentiment(StrEnum):
@@ -64,7 +73,36 @@ def gram_key(gram: str) -> int:
     return key
 
 
-class _GramTable:
+@dataclass(frozen=True)
+class BatchGrams:
+    """A batch of (normalised) texts laid end to end as arrays of n-gram keys, one slot per character position.
+
+    ``chars`` holds code points (+1) with a separator after each text: an n-gram that spans two texts contains
+    the separator, which no vocabulary entry does, so it weighs nothing. ``bigrams[i]`` / ``trigrams[i]`` start
+    at position ``i``; text ``k`` occupies ``starts[k] : starts[k] + lengths[k]``.
+    """
+
+    chars: np.ndarray
+    bigrams: np.ndarray
+    trigrams: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
+    n_positions: np.ndarray
+
+
+def batch_grams(texts: Sequence[str]) -> BatchGrams:
+    norm = [normalise(t) for t in texts]
+    lengths = np.fromiter(map(len, norm), dtype=np.int64, count=len(norm))
+    chars = np.frombuffer((_SEP.join(norm) + _SEP).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
+    bigrams = (chars[:-1] << _BITS) | chars[1:]
+    trigrams = (bigrams[:-1] << _BITS) | chars[2:]
+    starts = np.zeros(len(norm), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    n_positions = np.maximum(sum(np.maximum(lengths - n + 1, 0) for n in range(NGRAM[0], NGRAM[1] + 1)), 1)
+    return BatchGrams(chars, bigrams, trigrams, starts, lengths, n_positions)
+
+
+class GramTable:
     """Exact lookup of many integer n-gram keys at once: an open-addressing hash table in numpy arrays.
 
     Unigrams are looked up directly by code point; bigrams and trigrams by hash with linear probing.
@@ -117,11 +155,11 @@ class SentimentModel:
     bias: float
     neutral_band: tuple[float, float] = (0.35, 0.65)
     meta: dict[str, Any] | None = None
-    _table: _GramTable = field(init=False, repr=False)
+    _table: GramTable = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         keys = np.fromiter(map(gram_key, self.vocabulary), dtype=np.int64, count=len(self.vocabulary))
-        self._table = _GramTable(keys, np.asarray(self.weights, dtype=np.float64))
+        self._table = GramTable(keys, np.asarray(self.weights, dtype=np.float64))
 
     def decisions(self, texts: Sequence[str]) -> np.ndarray:
         """scikit-learn's decision value for every text, computed for a whole batch with array operations."""
@@ -131,19 +169,11 @@ class SentimentModel:
         return out
 
     def _decisions(self, texts: Sequence[str]) -> np.ndarray:
-        norm = [normalise(t) for t in texts]
-        lengths = np.fromiter(map(len, norm), dtype=np.int64, count=len(norm))
-        # All texts in one array of code points (+1), a separator after each: an n-gram that spans two texts
-        # contains the separator, which no vocabulary entry does, so it weighs nothing.
-        chars = np.frombuffer((_SEP.join(norm) + _SEP).encode("utf-32-le"), dtype=np.uint32).astype(np.int64) + 1
-        weight = self._table.unigram[chars]
-        bigrams = (chars[:-1] << _BITS) | chars[1:]
-        weight[:-1] += self._table.lookup(bigrams)
-        weight[:-2] += self._table.lookup((bigrams[:-1] << _BITS) | chars[2:])
-        starts = np.zeros(len(norm), dtype=np.int64)
-        np.cumsum(lengths[:-1] + 1, out=starts[1:])
-        n_positions = np.maximum(sum(np.maximum(lengths - n + 1, 0) for n in range(NGRAM[0], NGRAM[1] + 1)), 1)
-        return np.add.reduceat(weight, starts) / np.sqrt(n_positions) + self.bias
+        b = batch_grams(texts)
+        weight = self._table.unigram[b.chars]
+        weight[:-1] += self._table.lookup(b.bigrams)
+        weight[:-2] += self._table.lookup(b.trigrams)
+        return np.add.reduceat(weight, b.starts) / np.sqrt(b.n_positions) + self.bias
 
     def decision(self, text: str) -> float:
         return float(self._decisions([text])[0])
@@ -161,9 +191,23 @@ class SentimentModel:
 
     def classify(self, texts: Sequence[str]) -> list[tuple[Sentiment, float, float]]:
         """(label, positive probability, confidence in [0, 1]) per text."""
-        return [
-            (self.label(float(p)), float(p), abs(float(p) - 0.5) * 2) for p in self.positive_probability(texts)
-        ]
+        return self.classify_decisions(texts, self.decisions(texts))
+
+    def classify_decisions(
+        self, texts: Sequence[str], decisions: np.ndarray
+    ) -> list[tuple[Sentiment, float, float]]:
+        """``classify`` from decision values already computed for ``texts``.
+
+        A plain question ("请问这款支持降噪吗？") states no opinion: its probability is pulled towards 0.5
+        (into the neutral band), unless it carries complaint words or a rhetorical edge.
+        """
+        probs = 1.0 / (1.0 + np.exp(-decisions))
+        out = []
+        for text, p in zip(texts, probs.tolist(), strict=True):
+            if _QUESTION_END.search(text) and not _NOT_PLAIN.search(text):
+                p = 0.5 + (p - 0.5) * PLAIN_QUESTION_SHRINK
+            out.append((self.label(p), p, abs(p - 0.5) * 2))
+        return out
 
     # --- persistence -------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
