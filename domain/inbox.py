@@ -1,7 +1,9 @@
 """Engagement inbox (R-4.2.1, R-4.2.2, R-4.2.4, R-2.2, R-3.3): classification, FAQ matching, SLA policy.
 
-Pure code. Intent comes from cues a person would name (question words, complaint words, sales words, spam
-signals), sentiment from the shipped model; every label carries its reasons.
+Pure code. Spam comes from its signals (links, contact handles, solicitation, repeats, floods — counted over
+the whole batch); every other intent from the trained intent model (domain/intent.py: character n-grams,
+sentiment, question form and context-checked cue words); sentiment from the shipped model. Every label
+carries its reasons.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.intent import IntentModel
+from domain.intent import default_model as default_intent_model
 from domain.kernel import WorkCalendarConfig
-from domain.risk import spread_terms
+from domain.risk import WEAK_SPREAD_TERMS, spread_terms
 from domain.sentiment import Sentiment, SentimentModel
-from domain.textmatch import Automaton
 
 
 class Kind(StrEnum):
@@ -81,46 +84,6 @@ _SPACE_PUNCT = re.compile(r"[\s\W_]+")
 REPEAT_THRESHOLD = 2  # earlier copies (stored or in the same batch) that make a text a repeat
 FLOOD_THRESHOLD = 10  # other items by one author within the hour (stored or in the same batch)
 MIN_REPEAT_CHARS = 4  # "好评" or "赞" three times from three fans is not spam
-
-_CUES: dict[Intent, tuple[str, ...]] = {
-    Intent.sales_lead: ("批发", "代理", "加盟", "采购", "报价", "团购", "企业定制", "大批量", "合作洽谈", "经销"),
-    Intent.complaint: (
-        "投诉",
-        "退款",
-        "退货",
-        "坏了",
-        "太差",
-        "差评",
-        "垃圾",
-        "骗",
-        "欺诈",
-        "质量问题",
-        "没人管",
-        "不回复",
-        "太慢",
-        "维权",
-        "故障",
-        "假货",
-        "失望",
-    ),
-    Intent.inquiry: (
-        "请问",
-        "怎么",
-        "如何",
-        "多少",
-        "哪里",
-        "能不能",
-        "可以吗",
-        "吗",
-        "？",
-        "?",
-        "什么时候",
-        "是否",
-    ),
-    Intent.suggestion: ("建议", "希望", "要是能", "最好能", "能否增加", "改进", "意见", "期待"),
-    Intent.praise: ("好评", "喜欢", "赞", "支持", "谢谢", "感谢", "棒", "推荐", "满意", "好用", "爱了"),
-}
-_CUE_AUTOMATON = Automaton({cue: intent for intent, cues in _CUES.items() for cue in cues})
 
 
 class Classification(BaseModel):
@@ -233,39 +196,34 @@ def earlier_to_hide(texts: list[str], contexts: list[AuthorContext]) -> HideEarl
     return HideEarlier(texts=list(hide_texts), authors=list(hide_authors))
 
 
-def classify(texts: list[str], contexts: list[AuthorContext], model: SentimentModel) -> list[Classification]:
+def classify(
+    texts: list[str],
+    contexts: list[AuthorContext],
+    model: SentimentModel,
+    intent_model: IntentModel | None = None,
+) -> list[Classification]:
+    """Spam from its signals (judged over the whole batch), else intent from the trained model
+    (domain/intent.py); sentiment from ``model``. Every label carries its reasons."""
+    intents = intent_model or default_intent_model()
     out = []
     copies, by_author = _batch_counts(texts, contexts)
-    for text, ctx, (label, p, conf), n_copies, n_author in zip(
-        texts, contexts, model.classify(texts), copies, by_author, strict=True
+    decisions = model.decisions(texts)
+    labels = model.classify_decisions(texts, decisions)
+    predicted = intents.predict(texts, decisions.tolist())
+    for text, ctx, (label, p, _conf), guess, n_copies, n_author in zip(
+        texts, contexts, labels, predicted, copies, by_author, strict=True
     ):
         signals = spam_signals(text, ctx, n_copies, n_author)
-        cues: dict[Intent, list[str]] = {}
-        for m in _CUE_AUTOMATON.find_all(text):
-            cues.setdefault(m.payload, []).append(m.term)
         reasons = [f"情感 {label.value}（{p:.2f}）"]
         if _is_spam(signals):
             intent = Intent.spam
             reasons.append("垃圾信号：" + "；".join(signals))
-        elif Intent.sales_lead in cues:
-            intent = Intent.sales_lead
-        elif Intent.complaint in cues:
-            intent = Intent.complaint
-        elif Intent.inquiry in cues:
-            intent = Intent.inquiry
-        elif Intent.suggestion in cues:
-            intent = Intent.suggestion
-        elif label is Sentiment.negative and conf >= 0.6:
-            intent = Intent.complaint
-        elif Intent.praise in cues or label is Sentiment.positive:
-            intent = Intent.praise
         else:
-            intent = Intent.other
-        if intent in cues:
-            reasons.append(f"意图线索：{'、'.join(dict.fromkeys(cues[intent]))}")
-        elif intent is Intent.complaint:
-            reasons.append("明确负面情绪")
-        spread = spread_terms(text) if intent not in (Intent.spam, Intent.praise) else []
+            intent = Intent(guess.intent)
+            reasons += guess.reasons
+        spread = spread_terms(text) if intent is not Intent.spam else []
+        if intent is Intent.praise and all(t in WEAK_SPREAD_TERMS for t in spread):
+            spread = []
         big_account = label is Sentiment.negative and ctx.followers >= 10_000
         may_spread = big_account or bool(spread)
         if may_spread:

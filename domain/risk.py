@@ -196,6 +196,10 @@ SPREAD_TERMS = (
 )
 
 
+# Words that also appear in friendly posts ("在媒体上看到你们的公益活动"): enough on a complaint, not on praise.
+WEAK_SPREAD_TERMS = frozenset({"媒体", "记者", "报社", "电视台", "上新闻", "热搜", "发微博", "315"})
+
+
 @lru_cache(maxsize=1)
 def _spread_automaton() -> Automaton[str]:
     return Automaton({t: "spread" for t in SPREAD_TERMS})
