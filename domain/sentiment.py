@@ -33,14 +33,28 @@ MODEL_FILE = "sentiment_model.npz"
 BATCH = 1000  # texts scored together: big enough to amortise numpy calls, small enough to stay in cache
 _SPACES = re.compile(r"\s\s+")
 PLAIN_QUESTION_SHRINK = 0.25
-_QUESTION_END = re.compile(
-    r"(^请问|[?？]|[吗呢么嘛][\s~～。.]*)[\s\W]*$|^.{0,24}(几点|几号|多少|哪里|哪儿|什么时候|怎么[用办开弄样]|如何|是否|能不能|可不可以|有没有)"
+_QUESTION_MARKS = frozenset("?？吗呢么嘛")
+_TRAILING = " \t\r\n~～。.…,，、)）\"'”’😊🙏🤔"
+_QUESTION_WORDS = re.compile(
+    r"几点|几号|多少|哪里|哪儿|什么时候|怎么[用办开弄样]|如何|是否|能不能|可不可以|有没有"
 )
 # What makes a question more than a question: complaint words, rhetorical markers, exclamation.
 _NOT_PLAIN = re.compile(
     r"[!！]|为什么|为啥|凭什么|难道|到底|怎么还|还没|还要|又|居然|竟然|说好的|摆设|像话|搞错|抢钱|"
     r"给人[吃用]|好意思|差|烂|坏|破|垃圾|骗|坑|慢|凉|洒|错|太少|少了|少送|贵|脏|臭|吵|旧|退款|退货|投诉|难吃|失望|恶心|无语|问题|故障|没收到|不给"
 )
+
+
+def is_plain_question(text: str) -> bool:
+    """A question and nothing more: ends like a question (or opens with 请问, or is a short text with a
+    question word) and has no complaint word, rhetorical marker or exclamation mark."""
+    t = text.rstrip(_TRAILING)
+    if not t:
+        return False
+    if t[-1] not in _QUESTION_MARKS and not t.startswith("请问"):
+        if len(t) > 30 or not _QUESTION_WORDS.search(t):
+            return False
+    return not _NOT_PLAIN.search(t)
 
 
 class Sentiment(StrEnum):
@@ -204,7 +218,7 @@ class SentimentModel:
         probs = 1.0 / (1.0 + np.exp(-decisions))
         out = []
         for text, p in zip(texts, probs.tolist(), strict=True):
-            if _QUESTION_END.search(text) and not _NOT_PLAIN.search(text):
+            if is_plain_question(text):
                 p = 0.5 + (p - 0.5) * PLAIN_QUESTION_SHRINK
             out.append((self.label(p), p, abs(p - 0.5) * 2))
         return out
