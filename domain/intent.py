@@ -196,7 +196,7 @@ _CUE_AUTOMATON = Automaton({cue: group for group, cues in CUES.items() for cue i
 _NEGATORS = "不没别无未非"
 # A cue inside one of these is not that cue (倒垃圾 is not a complaint; 不怎么样 is not a question).
 _NEUTRAL_CONTEXT = re.compile(
-    r"(倒|扔|收|带走|清理|分类|丢)垃圾|垃圾(桶|袋|分类|带走|清理|站)|不怎么|没怎么|怎么说呢|不管怎么"
+    r"(把|倒|扔|收|带走|清理|分类|丢)垃圾|垃圾(桶|袋|分类|带|拿|扔|倒|收|丢|清|站|车)|不怎么|没怎么|怎么说呢|不管怎么"
 )
 _QUESTION_WORDS = re.compile(r"请问|怎么|如何|多少|哪|几[点号天个时]|是否|能不能|可不可以|有没有|吗|呢|么")
 _QUESTION_END = re.compile(r"([?？]|[吗呢么嘛][\s~～。.!！]*)[\s\W]*$")
