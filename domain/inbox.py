@@ -72,14 +72,12 @@ _SOLICIT_WEAK = (
     "私聊",
     "私信我",
     "滴滴我",
-    "找我",
     "扫码",
     "进群",
     "加群",
     "主页有",
     "看我主页",
-    "联系我",
-)
+)  # not 联系我 / 找我: a customer who leaves a phone number for the service team is not spam
 _SPACE_PUNCT = re.compile(r"[\s\W_]+")
 REPEAT_THRESHOLD = 2  # earlier copies (stored or in the same batch) that make a text a repeat
 FLOOD_THRESHOLD = 10  # other items by one author within the hour (stored or in the same batch)

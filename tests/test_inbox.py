@@ -290,6 +290,8 @@ def test_spam_solicitation_batch_repeats_and_floods() -> None:
     m = default_model()
     one = classify(["加我微信 abc12345，带你赚钱", "加我好友吧"], [AuthorContext()] * 2, m)
     assert one[0].intent is Intent.spam and one[1].intent is not Intent.spam
+    customer = classify(["订单一直没到，请尽快联系我 13812345678"], [AuthorContext()], m)[0]
+    assert customer.intent is Intent.complaint and customer.spam_signals == ["含手机号"]
     # three identical texts in one batch, none stored before: every copy is a repeat, the first one too
     ad = "全场一折清仓 速来抢购"
     got = classify([ad, "质量不错", ad, ad], [AuthorContext()] * 4, m)
