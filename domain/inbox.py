@@ -205,7 +205,7 @@ def classify(
     intents = intent_model or default_intent_model()
     out = []
     copies, by_author = _batch_counts(texts, contexts)
-    decisions = model.decisions(texts)
+    decisions = model.opinion_decisions(texts, model.decisions(texts))
     labels = model.classify_decisions(texts, decisions)
     predicted = intents.predict(texts, decisions.tolist())
     for text, ctx, (label, p, _conf), guess, n_copies, n_author in zip(

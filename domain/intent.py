@@ -373,22 +373,24 @@ class IntentModel:
     ) -> list[str]:
         """What tipped the decision: the n-grams and signals that favour the winner over the runner-up."""
         reasons = [f"意图模型 {CLASSES[best]}（{p:.2f}，次选 {CLASSES[second]}）"]
-        ids = ids[ids > 0]
+        ids = np.unique(ids[ids > 0])
         if ids.size:
             margin = self._rows[ids, best] - self._rows[ids, second]
+            lengths = np.array([len(self.vocabulary[int(i) - 1]) for i in ids])
             grams: list[str] = []
-            for j in np.argsort(-margin):
+            # longer n-grams read better as evidence: rank by margin × √length
+            for j in np.argsort(-margin * np.sqrt(lengths)):
                 if margin[j] <= 0.05 or len(grams) == 3:
                     break
                 g = self.vocabulary[int(ids[j]) - 1]
-                if len(g) == 1 and (g in _FUNCTION_CHARS or not g.isalnum()):
+                if not all(ch.isalnum() for ch in g) or (len(g) == 1 and g in _FUNCTION_CHARS):
                     continue
                 if not any(g in h or h in g for h in grams):
                     grams.append(g)
             if grams:
                 reasons.append(f"文字依据：{'、'.join(grams)}")
         contrib = dense * (self.dense_weights[:, best] - self.dense_weights[:, second])
-        signals = [DENSE[j][1] for j in np.argsort(-contrib) if contrib[j] > 0.1][:3]
+        signals = [DENSE[j][1] for j in np.argsort(-contrib) if contrib[j] > 0.1 and dense[j] >= 0.2][:3]
         if signals:
             reasons.append(f"信号：{'、'.join(signals)}")
         if CLASSES[best] in cues:
@@ -459,12 +461,20 @@ def scores(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def _opinions(texts: list[str]) -> np.ndarray:
+    """The sentiment decisions the inbox feeds the model (plain questions pulled to neutral)."""
+    from domain.sentiment import default_model as sentiment_model
+
+    m = sentiment_model()
+    return m.opinion_decisions(texts, m.decisions(texts))
+
+
 def _design(texts: list[str], vectorizer: Any, sentiment: Any) -> Any:
     import scipy.sparse as sp
 
     scale = 1.0 / np.sqrt([positions(normalise(t)) for t in texts])
     grams = sp.diags(scale) @ vectorizer.transform(texts)
-    decisions = sentiment.decisions(texts)
+    decisions = sentiment.opinion_decisions(texts, sentiment.decisions(texts))
     dense = np.array([dense_features(t, float(d))[0] for t, d in zip(texts, decisions, strict=True)])
     return sp.hstack([grams, sp.csr_matrix(dense)]).tocsr()
 
@@ -513,9 +523,7 @@ def train(
     )
 
     def macro(model: IntentModel, xs: list[str], ys: list[str]) -> float:
-        from domain.sentiment import default_model as sentiment_model
-
-        pred = [r.intent for r in model.predict(xs, sentiment_model().decisions(xs).tolist())]
+        pred = [r.intent for r in model.predict(xs, _opinions(xs).tolist())]
         return float(scores(ys, pred)["macro_f1"])
 
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
@@ -528,9 +536,7 @@ def train(
         cv[c] = round(sum(got) / len(got), 4)
     best_c = max(c_grid, key=lambda c: (cv[c], -c))
     held = _fit(x_tr, y_tr, best_c)
-    from domain.sentiment import default_model as sentiment_model
-
-    pred = [r.intent for r in held.predict(x_te, sentiment_model().decisions(x_te).tolist())]
+    pred = [r.intent for r in held.predict(x_te, _opinions(x_te).tolist())]
     scored = [(g, p) for g, p in zip(y_te, pred, strict=True) if g in SCORED]
     report = {
         "data": f"{TRAIN_FILE}: {len(rows)} rows",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import sys
 from collections.abc import Sequence
@@ -214,17 +215,19 @@ class SentimentModel:
     def classify_decisions(
         self, texts: Sequence[str], decisions: np.ndarray
     ) -> list[tuple[Sentiment, float, float]]:
-        """``classify`` from decision values already computed for ``texts``.
+        """``classify`` from decision values already computed for ``texts`` (see ``opinion_decisions``)."""
+        probs = 1.0 / (1.0 + np.exp(-self.opinion_decisions(texts, decisions)))
+        return [(self.label(p), p, abs(p - 0.5) * 2) for p in probs.tolist()]
 
-        A plain question ("请问这款支持降噪吗？") states no opinion: its probability is pulled towards 0.5
-        (into the neutral band), unless it carries complaint words or a rhetorical edge.
-        """
-        probs = 1.0 / (1.0 + np.exp(-decisions))
-        out = []
-        for text, p in zip(texts, probs.tolist(), strict=True):
+    def opinion_decisions(self, texts: Sequence[str], decisions: np.ndarray) -> np.ndarray:
+        """Decision values as opinions: a plain question ("请问这款支持降噪吗？") states none, so its probability
+        is pulled towards 0.5 (into the neutral band), unless it carries complaint words or a rhetorical edge."""
+        out = np.array(decisions, dtype=np.float64)
+        for i, text in enumerate(texts):
             if is_plain_question(text):
+                p = 1.0 / (1.0 + math.exp(-out[i]))
                 p = 0.5 + (p - 0.5) * PLAIN_QUESTION_SHRINK
-            out.append((self.label(p), p, abs(p - 0.5) * 2))
+                out[i] = math.log(p / (1.0 - p))
         return out
 
     # --- persistence -------------------------------------------------------------------------------
