@@ -262,6 +262,74 @@ def analyze_eval(
     typer.echo(json.dumps(evaluate(default_model(), texts, labels)))
 
 
+@analyze_app.command("eval-intent")
+def analyze_eval_intent(
+    input: Annotated[
+        Path, typer.Option("--input", help="CSV with columns intent,text (intents as the inbox names them)")
+    ],
+    predictions: Annotated[
+        Path | None, typer.Option("--predictions", help="Write the input rows back with a `predicted` column")
+    ] = None,
+) -> None:
+    """Score the inbox's intent classification on a labelled CSV; prints {"n", "accuracy", "macro_f1", "f1"}.
+
+    Each text is classified as the inbox classifies an item on its own (no author context). macro_f1 is the
+    mean F1 over the intents that occur in the input; f1 has every intent seen in the input or predicted.
+    """
+    import csv
+    import json
+
+    from domain.inbox import AuthorContext, Intent, classify
+    from domain.intent import scores
+    from domain.sentiment import default_model
+
+    if not input.exists():
+        _fail(f"--input: {input} does not exist", 2)
+    known = {i.value for i in Intent}
+    with input.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields = list(reader.fieldnames or [])
+        if not {"intent", "text"} <= set(fields):
+            _fail(f"--input: {input} needs the columns intent,text (found {fields})", 2)
+        rows = []
+        for n, row in enumerate(reader, start=2):
+            intent, text = (row.get("intent") or "").strip(), (row.get("text") or "").strip()
+            if not text:
+                continue
+            if intent not in known:
+                _fail(f"--input: {input} line {n}: intent must be one of {sorted(known)}, not {intent!r}", 2)
+            rows.append(row)
+    if not rows:
+        _fail(f"--input: no labelled texts found in {input}", 2)
+    texts = [str(r["text"]).strip() for r in rows]
+    got = classify(texts, [AuthorContext() for _ in texts], default_model())
+    predicted = [c.intent.value for c in got]
+    if predictions is not None:
+        with predictions.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=[*fields, "predicted"], extrasaction="ignore")
+            writer.writeheader()
+            for row, p in zip(rows, predicted, strict=True):
+                writer.writerow({**row, "predicted": p})
+    typer.echo(json.dumps(scores([str(r["intent"]).strip() for r in rows], predicted)))
+
+
+@analyze_app.command("train-intent")
+def analyze_train_intent(
+    out: Annotated[Path, typer.Option(help="Where to write the model")] = Path("domain/data/intent_model.npz"),
+) -> None:
+    """Rebuild the intent model from domain/data/intent_train.csv (needs scikit-learn: the dev extras)."""
+    import json
+
+    try:
+        from domain.intent import train
+
+        model, report = train()
+    except ModuleNotFoundError as exc:
+        _fail(f"analyze train-intent needs {exc.name} (the dev extras: pip install -e '.[dev]')", 2)
+    out.write_bytes(model.to_bytes())
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
 @analyze_app.command("corrections")
 def analyze_corrections(
     output: Annotated[Path | None, typer.Option(help="CSV file to write (default: standard output)")] = None,

@@ -63,6 +63,7 @@ def store_items(
                     followers=int(i.get("author_followers", 0) or 0),
                     recent_items=int(recent),
                     same_text_seen=int(same),
+                    author=author,  # one author flooding within this batch counts too
                 )
             )
         labels = classify([str(i["text"]) for i in fresh], contexts, default_model())

@@ -1,7 +1,9 @@
 """Engagement inbox (R-4.2.1, R-4.2.2, R-4.2.4, R-2.2, R-3.3): classification, FAQ matching, SLA policy.
 
-Pure code. Intent comes from cues a person would name (question words, complaint words, sales words, spam
-signals), sentiment from the shipped model; every label carries its reasons.
+Pure code. Spam comes from its signals (links, contact handles, solicitation, repeats, floods — counted over
+the whole batch); every other intent from the trained intent model (domain/intent.py: character n-grams,
+sentiment, question form and context-checked cue words); sentiment from the shipped model. Every label
+carries its reasons.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.intent import IntentModel
+from domain.intent import default_model as default_intent_model
 from domain.kernel import WorkCalendarConfig
+from domain.risk import WEAK_SPREAD_TERMS, spread_terms
 from domain.roles import Role
 from domain.sentiment import Sentiment, SentimentModel
-from domain.textmatch import Automaton
 
 
 class Kind(StrEnum):
@@ -43,49 +47,42 @@ class Priority(StrEnum):
 
 
 _URL = re.compile(r"(https?://|www\.)\S+|\b[\w-]+\.(com|cn|net|top|xyz|vip)\b", re.I)
-_CONTACT = re.compile(r"(加\s*[vV微]|[vV][xX]|微信|威信|薇信|wx|qq|扣扣)\s*[:：号]?\s*[A-Za-z0-9_-]{5,}", re.I)
+_CONTACT = re.compile(
+    r"(加\s*[vV微]|[vV][xX]|[vV]信|微信|威信|薇信|维信|wx|qq|扣扣|企鹅)\s*号?\s*[:：]?\s*[A-Za-z0-9_-]{5,}", re.I
+)
 _PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_SOLICIT = ("加V", "加v", "加微", "兼职", "日赚", "代刷", "刷单", "免费领取", "私聊有惊喜", "点击链接", "低价出")
-
-_CUES: dict[Intent, tuple[str, ...]] = {
-    Intent.sales_lead: ("批发", "代理", "加盟", "采购", "报价", "团购", "企业定制", "大批量", "合作洽谈", "经销"),
-    Intent.complaint: (
-        "投诉",
-        "退款",
-        "退货",
-        "坏了",
-        "太差",
-        "差评",
-        "垃圾",
-        "骗",
-        "欺诈",
-        "质量问题",
-        "没人管",
-        "不回复",
-        "太慢",
-        "维权",
-        "故障",
-        "假货",
-        "失望",
-    ),
-    Intent.inquiry: (
-        "请问",
-        "怎么",
-        "如何",
-        "多少",
-        "哪里",
-        "能不能",
-        "可以吗",
-        "吗",
-        "？",
-        "?",
-        "什么时候",
-        "是否",
-    ),
-    Intent.suggestion: ("建议", "希望", "要是能", "最好能", "能否增加", "改进", "意见", "期待"),
-    Intent.praise: ("好评", "喜欢", "赞", "支持", "谢谢", "感谢", "棒", "推荐", "满意", "好用", "爱了"),
-}
-_CUE_AUTOMATON = Automaton({cue: intent for intent, cues in _CUES.items() for cue in cues})
+# Solicitation that is spam on its own, and weaker asks that are spam only together with a contact handle,
+# a phone number or a link ("加我微信 abc123" is spam; "加我好友吧" alone is not).
+_SOLICIT = (
+    "加V",
+    "加v",
+    "加微",
+    "兼职",
+    "日赚",
+    "月入过万",
+    "代刷",
+    "刷单",
+    "免费领取",
+    "私聊有惊喜",
+    "点击链接",
+    "低价出",
+)
+_SOLICIT_WEAK = (
+    "加我",
+    "加一下",
+    "私聊",
+    "私信我",
+    "滴滴我",
+    "扫码",
+    "进群",
+    "加群",
+    "主页有",
+    "看我主页",
+)  # not 联系我 / 找我: a customer who leaves a phone number for the service team is not spam
+_SPACE_PUNCT = re.compile(r"[\s\W_]+")
+REPEAT_THRESHOLD = 2  # earlier copies (stored or in the same batch) that make a text a repeat
+FLOOD_THRESHOLD = 10  # other items by one author within the hour (stored or in the same batch)
+MIN_REPEAT_CHARS = 4  # "好评" or "赞" three times from three fans is not spam
 
 
 class Classification(BaseModel):
@@ -102,60 +99,136 @@ class AuthorContext(BaseModel):
     """What the inbox already knows about the author when an item arrives."""
 
     followers: int = 0
-    recent_items: int = 0  # from this author in the last hour
-    same_text_seen: int = 0  # identical text already received
+    recent_items: int = 0  # from this author in the last hour (stored items)
+    same_text_seen: int = 0  # identical text already received (stored items)
+    author: str = ""  # lets classify() count the author's other items in the same batch
 
 
-def spam_signals(text: str, ctx: AuthorContext) -> list[str]:
+def repeat_key(text: str) -> str:
+    """What "identical" means for repeats: case, white space and punctuation ignored."""
+    return _SPACE_PUNCT.sub("", text).casefold()
+
+
+def spam_signals(
+    text: str, ctx: AuthorContext, in_batch_copies: int = 0, in_batch_by_author: int = 0
+) -> list[str]:
+    """Spam signals of one text. ``in_batch_*`` count the *other* items of the same batch with the same text
+    / by the same author: a batch is judged as a whole, so the first copy and the last look alike."""
     signals = []
-    if _URL.search(text):
+    link = bool(_URL.search(text))
+    contact = bool(_CONTACT.search(text))
+    phone = bool(_PHONE.search(text))
+    if link:
         signals.append("含链接")
-    if _CONTACT.search(text):
+    if contact:
         signals.append("含微信/QQ号")
-    if _PHONE.search(text):
+    if phone:
         signals.append("含手机号")
     hits = [w for w in _SOLICIT if w in text]
+    if link or contact or phone:
+        hits += [w for w in _SOLICIT_WEAK if w in text and not any(w in h for h in hits)]
     if hits:
         signals.append(f"招揽用语：{'、'.join(hits)}")
-    if ctx.same_text_seen >= 2:
-        signals.append(f"相同内容已出现 {ctx.same_text_seen} 次")
-    if ctx.recent_items >= 10:
-        signals.append(f"同一作者 1 小时内 {ctx.recent_items} 条（刷屏）")
+    same = ctx.same_text_seen + in_batch_copies
+    if same >= REPEAT_THRESHOLD and len(repeat_key(text)) >= MIN_REPEAT_CHARS:
+        where = f"（本批 {in_batch_copies} 条）" if in_batch_copies else ""
+        signals.append(f"相同内容已出现 {same} 次{where}")
+    recent = ctx.recent_items + in_batch_by_author
+    if recent >= FLOOD_THRESHOLD:
+        signals.append(f"同一作者 1 小时内 {recent} 条（刷屏）")
     return signals
 
 
-def classify(texts: list[str], contexts: list[AuthorContext], model: SentimentModel) -> list[Classification]:
+def _is_spam(signals: list[str]) -> bool:
+    return len(signals) >= 2 or any(s.startswith(("招揽", "相同内容", "同一作者")) for s in signals)
+
+
+def _batch_counts(texts: list[str], contexts: list[AuthorContext]) -> tuple[list[int], list[int]]:
+    """Per item: other items of the batch with the same text, and by the same (named) author."""
+    keys = [repeat_key(t) for t in texts]
+    by_text: dict[str, int] = {}
+    by_author: dict[str, int] = {}
+    for k, c in zip(keys, contexts, strict=True):
+        by_text[k] = by_text.get(k, 0) + 1
+        if c.author:
+            by_author[c.author] = by_author.get(c.author, 0) + 1
+    return (
+        [by_text[k] - 1 for k in keys],
+        [by_author[c.author] - 1 if c.author else 0 for c in contexts],
+    )
+
+
+class HideEarlier(BaseModel):
+    """Stored items a batch revealed as spam after the fact: copies of a repeated text, and an author's flood.
+
+    The activity that stores a batch hides, among items it already stored (not yet hidden), those for which
+    ``matches(row.text, row.author)`` holds — for authors, within the flood window (the last hour).
+    """
+
+    texts: list[str] = Field(default_factory=list)  # repeat_key() of texts whose earlier copies to hide
+    authors: list[str] = Field(default_factory=list)
+
+    def matches(self, text: str, author: str) -> bool:
+        return (bool(author) and author in self.authors) or repeat_key(text) in self.texts
+
+    def __bool__(self) -> bool:
+        return bool(self.texts or self.authors)
+
+
+def earlier_to_hide(texts: list[str], contexts: list[AuthorContext]) -> HideEarlier:
+    """Which earlier, already stored items this batch shows to be spam (see ``HideEarlier``).
+
+    A text with stored copies that is a repeat now names its stored copies (the first ones were still below
+    the threshold when they arrived); likewise an author with stored items who is flooding now. Hiding is
+    idempotent, so naming copies already hidden is harmless.
+    """
+    copies, by_author = _batch_counts(texts, contexts)
+    hide_texts: dict[str, None] = {}
+    hide_authors: dict[str, None] = {}
+    for text, ctx, c, a in zip(texts, contexts, copies, by_author, strict=True):
+        key = repeat_key(text)
+        if ctx.same_text_seen > 0 and ctx.same_text_seen + c >= REPEAT_THRESHOLD:
+            if len(key) >= MIN_REPEAT_CHARS:
+                hide_texts[key] = None
+        if ctx.author and ctx.recent_items > 0 and ctx.recent_items + a >= FLOOD_THRESHOLD:
+            hide_authors[ctx.author] = None
+    return HideEarlier(texts=list(hide_texts), authors=list(hide_authors))
+
+
+def classify(
+    texts: list[str],
+    contexts: list[AuthorContext],
+    model: SentimentModel,
+    intent_model: IntentModel | None = None,
+) -> list[Classification]:
+    """Spam from its signals (judged over the whole batch), else intent from the trained model
+    (domain/intent.py); sentiment from ``model``. Every label carries its reasons."""
+    intents = intent_model or default_intent_model()
     out = []
-    for text, ctx, (label, p, conf) in zip(texts, contexts, model.classify(texts), strict=True):
-        signals = spam_signals(text, ctx)
-        cues: dict[Intent, list[str]] = {}
-        for m in _CUE_AUTOMATON.find_all(text):
-            cues.setdefault(m.payload, []).append(m.term)
+    copies, by_author = _batch_counts(texts, contexts)
+    decisions = model.opinion_decisions(texts, model.decisions(texts))
+    labels = model.classify_decisions(texts, decisions)
+    predicted = intents.predict(texts, decisions.tolist())
+    for text, ctx, (label, p, _conf), guess, n_copies, n_author in zip(
+        texts, contexts, labels, predicted, copies, by_author, strict=True
+    ):
+        signals = spam_signals(text, ctx, n_copies, n_author)
         reasons = [f"情感 {label.value}（{p:.2f}）"]
-        if len(signals) >= 2 or any(s.startswith(("招揽", "相同内容", "同一作者")) for s in signals):
+        if _is_spam(signals):
             intent = Intent.spam
             reasons.append("垃圾信号：" + "；".join(signals))
-        elif Intent.sales_lead in cues:
-            intent = Intent.sales_lead
-        elif Intent.complaint in cues:
-            intent = Intent.complaint
-        elif Intent.inquiry in cues:
-            intent = Intent.inquiry
-        elif Intent.suggestion in cues:
-            intent = Intent.suggestion
-        elif label is Sentiment.negative and conf >= 0.6:
-            intent = Intent.complaint
-        elif Intent.praise in cues or label is Sentiment.positive:
-            intent = Intent.praise
         else:
-            intent = Intent.other
-        if intent in cues:
-            reasons.append(f"意图线索：{'、'.join(dict.fromkeys(cues[intent]))}")
-        elif intent is Intent.complaint:
-            reasons.append("明确负面情绪")
-        may_spread = label is Sentiment.negative and (ctx.followers >= 10_000 or "曝光" in text or "媒体" in text)
+            intent = Intent(guess.intent)
+            reasons += guess.reasons
+        spread = spread_terms(text) if intent is not Intent.spam else []
+        if intent is Intent.praise and all(t in WEAK_SPREAD_TERMS for t in spread):
+            spread = []
+        big_account = label is Sentiment.negative and ctx.followers >= 10_000
+        may_spread = big_account or bool(spread)
         if may_spread:
-            reasons.append(f"可能扩散（粉丝 {ctx.followers}）")
+            why = [f"粉丝 {ctx.followers}"] if big_account else []
+            why += [f"要找{'、'.join(spread)}"] if spread else []
+            reasons.append(f"可能扩散（{'；'.join(why)}）")
         if intent is Intent.spam:
             priority = Priority.low
         elif may_spread or (intent is Intent.complaint and label is Sentiment.negative):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, Field, model_validator
+
+from domain.textmatch import Automaton
 
 
 class RiskLevel(StrEnum):
@@ -86,3 +89,123 @@ def default_matrix() -> RiskMatrix:
             },
         }
     )
+
+
+# --- risk vocabulary (shared by monitoring and the inbox) ------------------------------------------------
+
+# Product and food safety: fire, smoke, burning, swollen batteries, electric shock, allergy, poisoning, injury.
+SAFETY_TERMS = (
+    "爆炸",
+    "炸了",
+    "起火",
+    "着火",
+    "自燃",
+    "冒烟",
+    "烧焦",
+    "烧糊",
+    "焦味",
+    "烧坏",
+    "短路",
+    "鼓包",
+    "漏电",
+    "触电",
+    "电到手",
+    "过敏",
+    "起疹子",
+    "红疹",
+    "中毒",
+    "食物中毒",
+    "拉肚子",
+    "上吐下泻",
+    "腹泻",
+    "呕吐",
+    "发霉",
+    "变质",
+    "吃出虫",
+    "异物",
+    "玻璃渣",
+    "致癌",
+    "有毒",
+    "超标",
+    "受伤",
+    "烫伤",
+    "划伤",
+    "割伤",
+    "夹伤",
+    "进医院",
+    "住院",
+    "死亡",
+    "召回",
+    "漏气",
+    "安全隐患",
+)
+# Legal exposure: courts, lawyers, regulators, fraud.
+LEGAL_TERMS = (
+    "起诉",
+    "诉讼",
+    "法院",
+    "律师",
+    "律师函",
+    "告你们",
+    "违法",
+    "立案",
+    "罚款",
+    "诈骗",
+    "维权",
+    "仲裁",
+    "报警",
+    "315",
+    "12315",
+    "消协",
+    "消费者协会",
+    "市场监管",
+    "监管部门",
+    "工商局",
+)
+# Intent to take it outside: the press, regulators, courts, or a public post. An item saying so may spread
+# whatever its sentiment ("我已经投诉到12315了，等着吧" reads calm).
+SPREAD_TERMS = (
+    "曝光",
+    "媒体",
+    "记者",
+    "报社",
+    "电视台",
+    "上新闻",
+    "热搜",
+    "发微博",
+    "发到网上",
+    "发网上",
+    "挂到网上",
+    "挂网上",
+    "让大家看看",
+    "投诉到",
+    "12315",
+    "315",
+    "消协",
+    "消费者协会",
+    "市场监管",
+    "工商局",
+    "监管部门",
+    "黑猫投诉",
+    "举报",
+    "起诉",
+    "告你们",
+    "法院",
+    "律师",
+    "报警",
+)
+
+
+# Words that also appear in friendly posts ("在媒体上看到你们的公益活动"): enough on a complaint, not on praise.
+WEAK_SPREAD_TERMS = frozenset({"媒体", "记者", "报社", "电视台", "上新闻", "热搜", "发微博", "315"})
+
+
+@lru_cache(maxsize=1)
+def _spread_automaton() -> Automaton[str]:
+    return Automaton({t: "spread" for t in SPREAD_TERMS})
+
+
+def spread_terms(text: str) -> list[str]:
+    """The press / regulator / court / public-post terms in a text, in order of first appearance."""
+    found = list(dict.fromkeys(m.term for m in _spread_automaton().find_all(text)))
+    return [t for t in found if not any(t != o and t in o for o in found)]  # 12315, not also 315

@@ -1,6 +1,10 @@
-"""The vocabularies that raise an item's impact on their own: product safety and legal exposure (R-5.1.5)."""
+"""The vocabularies that raise an item's impact on their own: product safety and legal exposure (R-5.1.5).
+
+One vocabulary for the inbox and monitoring: it lives in ``domain/risk.py``.
+"""
 
 from __future__ import annotations
 
-SAFETY_TERMS = ("爆炸", "起火", "自燃", "中毒", "致癌", "受伤", "烫伤", "死亡", "召回", "漏电", "有毒", "安全隐患")
-LEGAL_TERMS = ("起诉", "诉讼", "违法", "立案", "罚款", "诈骗", "维权", "315", "消协", "监管部门", "律师函")
+from domain.risk import LEGAL_TERMS, SAFETY_TERMS
+
+__all__ = ["LEGAL_TERMS", "SAFETY_TERMS"]

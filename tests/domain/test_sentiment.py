@@ -199,3 +199,24 @@ def test_watch_queue_corrections_feed_retraining(
     bad.write_text("label,review\n2,好\n", encoding="utf-8")
     r = CliRunner().invoke(app, ["analyze", "train", "--out", str(out), "--extra", str(bad)])
     assert r.exit_code == 2 and "--extra" in r.output and "label must be 0 or 1" in r.output
+
+
+def test_plain_questions_are_neutral_but_rhetorical_ones_are_not() -> None:
+    plain = ["请问这款支持降噪吗？", "几点关门呀", "酒店有停车场吗", "这个多少钱一晚"]
+    loaded = ["为什么我的订单一直没发货？", "这是给人吃的吗？", "等了两个小时，还要我说什么吗？", "太难吃了吧？！"]
+    got = default_model().classify(plain + loaded)
+    assert [label for label, _, _ in got[: len(plain)]] == [Sentiment.neutral] * len(plain)
+    assert [label for label, _, _ in got[len(plain) :]] == [Sentiment.negative] * len(loaded)
+
+
+def test_short_colloquial_delivery_reviews() -> None:
+    """Team-written delivery reviews in the style of public take-away review sets, never trained on."""
+    import csv
+
+    path = Path(__file__).parents[1] / "fixtures" / "sentiment_delivery_probe.csv"
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    from domain.sentiment import evaluate
+
+    result = evaluate(default_model(), [r["review"] for r in rows], [int(r["label"]) for r in rows])
+    assert result["n"] == 60 and result["macro_f1"] >= 0.88, result

@@ -346,3 +346,42 @@ async def test_the_department_tells_the_user_at_once_and_only_it_resolves(
         with db.session() as s:
             fb = s.exec(select(FeedbackRecord)).one()
         assert fb.status == "resolved" and fb.user_told_at is not None
+
+
+def test_spam_solicitation_batch_repeats_and_floods() -> None:
+    from domain.inbox import earlier_to_hide
+
+    m = default_model()
+    one = classify(["加我微信 abc12345，带你赚钱", "加我好友吧"], [AuthorContext()] * 2, m)
+    assert one[0].intent is Intent.spam and one[1].intent is not Intent.spam
+    customer = classify(["订单一直没到，请尽快联系我 13812345678"], [AuthorContext()], m)[0]
+    assert customer.intent is Intent.complaint and customer.spam_signals == ["含手机号"]
+    # three identical texts in one batch, none stored before: every copy is a repeat, the first one too
+    ad = "全场一折清仓 速来抢购"
+    got = classify([ad, "质量不错", ad, ad], [AuthorContext()] * 4, m)
+    assert [c.intent is Intent.spam for c in got] == [True, False, True, True]
+    assert "本批 2 条" in got[0].reasons[-1]
+    # one author posting eleven times in one batch is a flood; another author with one item is not
+    texts = [f"第{i}条，大家快来看看" for i in range(11)] + ["第十二条，大家快来看看"]
+    ctx = [AuthorContext(author="flooder")] * 11 + [AuthorContext(author="someone")]
+    got = classify(texts, ctx, m)
+    assert all(c.intent is Intent.spam for c in got[:11]) and got[11].intent is not Intent.spam
+    # a later copy reveals the repeat: the stored copies (below the threshold when they came) are named
+    hide = earlier_to_hide([ad], [AuthorContext(same_text_seen=2)])
+    assert hide.matches(" 全场一折清仓  速来抢购！", "x") and not hide.matches("质量不错", "x")
+    hide = earlier_to_hide(["新的一条", "又一条"], [AuthorContext(author="flooder", recent_items=9)] * 2)
+    assert hide.matches("anything", "flooder") and not hide.matches("anything", "other")
+    assert not earlier_to_hide(["质量不错"], [AuthorContext(author="a", recent_items=3)])
+
+
+def test_risk_vocabulary_and_may_spread_without_negative_sentiment() -> None:
+    from domain.risk import SAFETY_TERMS, spread_terms
+
+    for term in ("冒烟", "着火", "烧焦", "鼓包", "漏电", "过敏", "炸了", "中毒"):
+        assert term in SAFETY_TERMS
+    assert spread_terms("我已经投诉到12315了") == ["投诉到", "12315"]
+    m = default_model()
+    texts = ["我已经投诉到12315了，等着吧", "明天就去法院起诉你们", "我会找记者来评评理", "充电器有点慢"]
+    got = classify(texts, [AuthorContext()] * len(texts), m)
+    assert [c.may_spread for c in got] == [True, True, True, False]
+    assert got[0].priority.value == "urgent" and "12315" in got[0].reasons[-1]
