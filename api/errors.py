@@ -1,4 +1,5 @@
-"""Error mapping: every error body is JSON ``{"error": code, "message": text, ...}``."""
+"""Error mapping: every error body is JSON of one shape, ``{"error": code, "message": text, "field": name or
+null, ...}`` — plus ``fields`` on a 422, ``required_roles``/``your_roles`` on a 403, ``request_id`` on a 500."""
 
 from __future__ import annotations
 
@@ -26,9 +27,7 @@ class ApiError(Exception):
         self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": self.code, "message": self.message}
-        if self.field:
-            body["field"] = self.field
+        body: dict[str, Any] = {"error": self.code, "message": self.message, "field": self.field or None}
         body.update(self.extra)
         return body
 
@@ -121,7 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(
             {"error": "internal_error", "message": "an unexpected error occurred; nothing was changed by it "
-             "unless the response says otherwise. Quote the request id when reporting it.", "request_id": request_id},
+             "unless the response says otherwise. Quote the request id when reporting it.", "field": None,
+             "request_id": request_id},
             status_code=500,
         )  # fmt: skip
 
@@ -129,7 +129,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
-            {"error": code, "message": str(exc.detail)},
+            {"error": code, "message": str(exc.detail), "field": None},
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )

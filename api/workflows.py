@@ -107,6 +107,22 @@ class Door:
             detail=detail,
         )
 
+    async def ask(self, record: ContentItem | Incident | Interaction | Campaign, update: Any, arg: Any) -> Any:
+        """An update whose result decides whether anything changed (the caller audits what did)."""
+        return await execute_update(self.client, record.workflow_id, update, arg)
+
+    def audit(
+        self,
+        principal: Principal,
+        record: ContentItem | Incident | Interaction | Campaign,
+        action: str,
+        detail: dict[str, Any],
+    ) -> None:
+        audit.record(
+            self.session, principal, action, f"{_TARGETS[type(record)]}:{record.id}", self.request_id, detail
+        )
+        self.session.commit()
+
 
 def door(session: SessionDep, client: TemporalDep, rid: RequestIdDep) -> Door:
     return Door(session=session, client=client, request_id=rid)

@@ -107,6 +107,11 @@ _NEGATIVE_EVENT = [
 ]
 
 
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the sandbox stores UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 class SandboxPlatform:
     kind = "sandbox"
 
@@ -159,7 +164,7 @@ class SandboxPlatform:
                 **self._view(r).model_dump(),
                 "platform": r._mapping["platform"],
                 "account": r._mapping["account"],
-                "created_at": r._mapping["created_at"],
+                "created_at": _utc(r._mapping["created_at"]),
                 "deleted_reason": r._mapping["deleted_reason"] or "",
             }
             for r in rows

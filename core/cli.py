@@ -53,20 +53,24 @@ def _database(settings: Settings, *, create: bool = False) -> Any:
 
     ``create``: ``db upgrade`` may create an embedded SQLite file; every other command needs it migrated.
     """
+    import logging
+
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from db import migrate
     from db.engine import Database
 
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the command's output stays its own
     url = settings.effective_database_url
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database or "")
         if not create and not path.exists():
             _fail(
-                f"no database at {path.resolve()}: start the system once (`make run`, or "
-                f"`socialops db upgrade --var-dir {settings.var_dir}`), or point --var-dir at its data directory"
+                f"no database at {path.resolve()}: point --var-dir at the data directory of a system that has "
+                f"run (`make run` creates ./var in the checkout), or create one here with "
+                f"`socialops db upgrade --var-dir {settings.var_dir}`"
             )
     db = Database(url)
     if create:
@@ -120,7 +124,7 @@ def db_current(var_dir: VarDirOpt = None) -> None:
 
     settings = _settings(var_dir=var_dir)
     if settings.database_url == "" and not (settings.var_dir / "socialops.db").exists():
-        _fail(f"no database at {(settings.var_dir / 'socialops.db').resolve()}: run `socialops db upgrade` first")
+        _database(settings)  # the one message for a missing database
     db = _database(settings, create=True)
     typer.echo(f"current: {migrate.current_revision(db.engine)}  head: {migrate.head_revision(db.engine)}")
     db.dispose()

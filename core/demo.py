@@ -16,7 +16,9 @@ import httpx
 
 from db import accounts, audit
 from db.engine import Database
+from db.inbox import record_polling
 from db.models import PlatformAccount
+from domain.kernel import Platform
 from domain.roles import Role
 
 PEOPLE: list[tuple[str, str, list[Role]]] = [
@@ -71,6 +73,9 @@ def seed_people_and_accounts(db: Database) -> dict[str, str] | None:
             tokens[name] = token
         for platform, handle, display in ACCOUNTS:
             s.add(PlatformAccount(platform=platform, handle=handle, display_name=display, connector="sandbox"))
+            # like an account created through the API: its poller is recorded now and started by the
+            # reconciler within a minute (the worker may not be up yet)
+            record_polling(s, Platform(platform), handle, timedelta(minutes=5))
         s.commit()
     return tokens
 

@@ -45,11 +45,22 @@ def change(
     session.flush()
     now = status(session)
     mirror = session.get(CrisisHold, 1) or CrisisHold(id=1)
-    mirror.active, mirror.reason, mirror.set_by = now.active, reason, by
-    mirror.incident_id, mirror.changed_at = holder if holder != MANUAL else "", utcnow()
+    # The summary describes the hold as it now stands: while any holder remains, the latest holder's
+    # reason; once the last let go, the release.
+    latest = holders(session)[-1] if now.active else None
+    mirror.active = now.active
+    mirror.reason = latest.reason if latest else reason
+    mirror.set_by = latest.set_by if latest else by
+    mirror.incident_id = now.incident_id if latest else (holder if holder != MANUAL else "")
+    mirror.changed_at = utcnow()
     session.add(mirror)
     return now
 
 
 def held_items(session: Session) -> list[ContentItem]:
     return list(session.exec(select(ContentItem).where(ContentItem.stage == "held")).all())
+
+
+def awaiting_release(session: Session) -> list[ContentItem]:
+    """Items the hold stopped that now wait for ops_head's confirmation."""
+    return list(session.exec(select(ContentItem).where(ContentItem.stage == "awaiting_release")).all())

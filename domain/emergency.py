@@ -310,6 +310,7 @@ class TaskRequest(BaseModel):
     owner: str = Field(min_length=1, max_length=64)
     due_in: timedelta
     required: bool = True
+    request_key: str = Field(default="", max_length=200, description="Idempotency-Key: the same key adds one task")
 
 
 class ResolveRequest(BaseModel):

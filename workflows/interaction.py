@@ -72,6 +72,7 @@ class InteractionWorkflow:
         self.opening_feedback = False  # reserved before the activity runs: a second request is refused
         self.feedback_department = ""
         self.outcome_told = False
+        self.posting = 0  # agent replies in flight
         self.lock = asyncio.Lock()  # handlers that await and change the item's visibility or routing
 
     @workflow.query
@@ -90,7 +91,11 @@ class InteractionWorkflow:
         if req.request_key in self.replies:
             return self.state  # the same request again: already posted
         self.replies[req.request_key] = ""
-        self.replies[req.request_key] = await self._post(req.text, f"agent-{req.request_key}", by_person=True)
+        self.posting += 1  # reserved before the first await: a second click meanwhile is refused
+        try:
+            self.replies[req.request_key] = await self._post(req.text, f"agent-{req.request_key}", by_person=True)
+        finally:
+            self.posting -= 1
         self._log("replied", req.actor.name, req.text)
         if req.save_as_faq:
             await workflow.execute_activity_method(
@@ -111,6 +116,8 @@ class InteractionWorkflow:
     @reply.validator
     def _check_reply(self, req: ReplyRequest) -> None:
         self._require_agent(req.actor)
+        if req.request_key not in self.replies and self.posting:
+            raise conflict("stage", "a reply is being posted right now; reload before replying again")
         if req.request_key not in self.replies and self.state.status not in OPEN:
             raise conflict("stage", f"the item is {self.state.status}")
 

@@ -26,7 +26,7 @@ from api.deps import (
     SettingsDep,
     require_roles,
 )
-from api.errors import ApiError, bad_request, from_request, not_found
+from api.errors import ApiError, bad_request, from_request
 from api.resources import ContentItemDep
 from api.schemas.content import (
     ContentCreate,
@@ -295,7 +295,7 @@ def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep
     resources.content_item(content_id, session)
     v = content.version(session, content_id, number)
     if v is None:
-        raise not_found(f"version of content {content_id}", number)
+        raise ApiError(404, "not_found", f"content {content_id} has no version {number}", field="number")
     return VersionPublic(
         number=v.number,
         hash=v.hash,
@@ -335,10 +335,10 @@ async def submit(
     door: DoorDep,
 ) -> SubmitResult:
     req = SubmitRequest(actor=actor(principal), version_hash=body.version_hash)
-    result: SubmitResult = await door.send(
-        principal, item, ContentWorkflow.submit, req, action="content.submit", detail={}
-    )
-    if not result.submitted:
+    result: SubmitResult = await door.ask(item, ContentWorkflow.submit, req)
+    if result.submitted:  # a submission the self-check refused changed nothing: it is not audited
+        door.audit(principal, item, "content.submit", {"version_hash": body.version_hash})
+    else:
         raise ApiError(
             422,
             "self_check_failed",

@@ -32,6 +32,7 @@ def _hold_out(session: SessionDep) -> HoldPublic:
         **mirror.model_dump(exclude={"id"}),
         holders=[HolderPublic.model_validate(h, from_attributes=True) for h in holders],
         held_items=[i.id for i in crisis_hold.held_items(session) if i.id],
+        awaiting_release=[i.id for i in crisis_hold.awaiting_release(session) if i.id],
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from temporalio.client import Client
 
 from api import resources
@@ -401,7 +401,9 @@ async def add_task(
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TaskRecord:
+    """Send ``Idempotency-Key`` to make a retry (or a double click) add the task once."""
     require_person(session, "owner", body.owner)
     req = TaskRequest(
         actor=actor(principal),
@@ -410,6 +412,7 @@ async def add_task(
         owner=body.owner,
         due_in=timedelta(minutes=body.due_in_minutes),
         required=body.required,
+        request_key=idempotency_key or "",
     )
     rec: TaskRecord = await wf.send(
         session,

@@ -24,6 +24,9 @@ class HoldPublic(BaseModel):
         default_factory=list, description="Who holds it: each active incident, or a person (manual)"
     )
     held_items: list[int] = Field(default_factory=list)
+    awaiting_release: list[int] = Field(
+        default_factory=list, description="Items held earlier that now wait for ops_head's confirmation"
+    )
 
 
 class HoldUpdate(BaseModel):

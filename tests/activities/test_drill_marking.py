@@ -62,3 +62,18 @@ def test_a_drill_statement_on_weibo_has_no_title_and_one_mark(sqlite_database: D
     (wechat,) = sandbox.all_posts(Platform.wechat_oa)
     assert wechat.title.count("【演练】") == 1 and wechat.text.startswith("【演练】")
     sandbox.engine.dispose()
+
+
+def test_the_hold_summary_describes_the_hold_as_it_stands(sqlite_database: Database) -> None:
+    """Was: after a person's release, the summary said active with the release's reason and no incident."""
+    from db import crisis_hold
+    from db.models import CrisisHold
+
+    with sqlite_database.session() as s:
+        crisis_hold.change(s, holder="incident-2", active=True, reason="事件 #2：产品起火", by="lead")
+        crisis_hold.change(s, holder=crisis_hold.MANUAL, active=True, reason="人工暂停", by="ops")
+        crisis_hold.change(s, holder=crisis_hold.MANUAL, active=False, reason="检查完成", by="ops")
+        s.commit()
+        mirror = s.get(CrisisHold, 1)
+        assert mirror is not None
+        assert mirror.active and mirror.reason == "事件 #2：产品起火" and mirror.incident_id == "incident-2"

@@ -181,6 +181,8 @@ async def test_self_check_and_correction_flow(api: Api, time_skipping: WorkflowE
     r = await api.call("creator", "POST", f"/content/{cid}/submit", json={})
     assert r.status_code == 422 and r.json()["error"] == "self_check_failed"
     assert any(f["code"] == "text_too_long" for f in r.json()["findings"])
+    audit = (await api.call("lead", "GET", f"/audit?target=content:{cid}")).json()
+    assert "content.submit" not in [a["action"] for a in audit]  # a refused submission changed nothing
 
     r = await api.call(
         "creator",

@@ -225,3 +225,23 @@ async def test_sla_compliance_counts_breached_unanswered_items(
         s.commit()
     figures = (await a.call("mkt", "GET", "/inbox/figures")).json()
     assert figures["sla_compliance"] == 0.5, figures
+
+
+async def test_a_double_click_on_reply_posts_once(api: tuple[Api, SandboxPlatform], database: Database) -> None:
+    """Was: two replies sent at once without an Idempotency-Key both went out to the customer."""
+    a, sandbox = api
+    items = {"items": [{"external_id": "dbl-1", "kind": "dm", "text": "表带断了，能换吗？", "author": "王五"}]}
+    assert (await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)).status_code == 200
+
+    async def listed() -> int | None:
+        rows = (await a.call("agent", "GET", "/inbox")).json()
+        return next((i["id"] for i in rows if i["external_id"] == "dbl-1"), None)
+
+    item_id = await until(listed, "the item listed")
+    await wait(a, item_id, lambda d: d["state"]["status"] in ("assigned", "waiting", "new"))
+    body = {"text": "非常抱歉，已为您安排免费更换表带"}
+    both = await asyncio.gather(*(a.call("agent", "POST", f"/inbox/{item_id}/reply", body) for _ in range(2)))
+    assert sorted(r.status_code for r in both) == [200, 409], [r.text for r in both]
+    assert [p.text for p in sandbox.replies_to(Platform.weibo, "dbl-1")].count(body["text"]) == 1
+    r = next(r for r in both if r.status_code == 409)
+    assert set(r.json()) >= {"error", "message", "field"}  # one error shape

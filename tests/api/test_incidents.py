@@ -152,6 +152,17 @@ async def test_incident_through_the_api(api: Api) -> None:
     )
     assert [t.status_code for t in twins] == [201, 201], [t.text for t in twins]
     assert sorted(t.json()["number"] for t in twins) == [2, 3]
+    keyed = await asyncio.gather(  # with an Idempotency-Key, a double click (or a retry) adds one task
+        *(
+            api.client.post(
+                f"/incidents/{iid}/tasks",
+                json={"kind": "pr", "title": "媒体口径", "owner": "ops", "due_in_minutes": 60, "required": False},
+                headers={"Authorization": f"Bearer {api.team.tokens['ops']}", "Idempotency-Key": "task-pr-1"},
+            )
+            for _ in range(2)
+        )
+    )
+    assert [t.status_code for t in keyed] == [201, 201] and len({t.json()["number"] for t in keyed}) == 1
     for n in (2, 3):
         assert (
             await api.call("ops", "POST", f"/incidents/{iid}/tasks/{n}/complete", {"note": "已核查"})

@@ -69,6 +69,7 @@ class IncidentRun:
         self.background: list[asyncio.Task[None]] = []
         self.lock = asyncio.Lock()
         self.hold_changing = 0  # set_hold calls in flight
+        self.task_keys: dict[str, int] = {}  # Idempotency-Key → task number
         # The report is the first line of the timeline before any handler can run.
         self.state.timeline.append(
             TimelineEntry(

@@ -124,7 +124,12 @@ class EmergencyWorkflow:
     @confirm.validator
     def _check_confirm(self, req: ConfirmRequest) -> None:
         if self.state.stage is not IncidentStage.confirming or self.run_.confirmation is not None:
-            raise conflict("stage", f"the incident is past confirmation ({self.state.stage.value})")
+            raise conflict(
+                "stage",
+                "the incident is already confirmed"
+                if self.run_.confirmation is not None
+                else f"the incident is past confirmation ({self.state.stage.value})",
+            )
         if Role.risk_compliance not in req.actor.roles:
             raise forbidden("role", "only risk_compliance confirms an incident", req.actor, {Role.risk_compliance})
 
@@ -333,7 +338,12 @@ class EmergencyWorkflow:
 
     @workflow.update
     async def add_task(self, req: TaskRequest) -> TaskRecord:
+        if req.request_key and req.request_key in self.run_.task_keys:  # a retry or a double click with a key
+            await workflow.wait_condition(lambda: self.run_.task_keys[req.request_key] in self.run_.children)
+            return next(t for t in self.state.tasks if t.number == self.run_.task_keys[req.request_key])
         record = tasks.reserve(self.run_, req.kind, req.title, req.owner, req.due_in, req.required)
+        if req.request_key:
+            self.run_.task_keys[req.request_key] = record.number
         await tasks.start(self.run_, record, req.due_in)
         await self.run_.event(
             "task_added", req.actor.name, f"#{record.number} [{req.kind}] {req.title} → {req.owner}"
@@ -355,6 +365,15 @@ class EmergencyWorkflow:
             self.run_.children[task.number].cancel()
         self.state.resolution = req.summary
         self.run_.resolved = True
+        open_optional = [t for t in self.state.tasks if not t.required and t.status is TaskStatus.open]
+        if open_optional and workflow.patched("resolve-says-which-optional-tasks-close"):
+            for task in open_optional:  # closed with the incident, and the timeline says so
+                task.status, task.note = TaskStatus.waived, "事件已解决，非必需任务随之关闭"
+            await self.run_.event(
+                "tasks_closed",
+                req.actor.name,
+                "非必需任务随事件关闭：" + ", ".join(f"#{t.number}" for t in open_optional),
+            )
         if open_required:
             await self.run_.event(
                 "tasks_waived",
@@ -427,15 +446,15 @@ class EmergencyWorkflow:
 
     @postmortem.validator
     def _check_postmortem(self, req: PostmortemRequest) -> None:
-        if self.state.stage is not IncidentStage.resolved or self.postmortem_taken:
-            raise conflict("stage", f"the post-mortem follows resolution (now {self.state.stage.value})")
         if req.actor.name != self.state.commander and not req.actor.holds(POSTMORTEM_WRITERS):
-            raise forbidden(
+            raise forbidden(  # who may, before when: a 403 does not depend on the incident's stage
                 "actor",
                 "the commander, leadership or risk_compliance writes the post-mortem",
                 req.actor,
                 POSTMORTEM_WRITERS,
             )
+        if self.state.stage is not IncidentStage.resolved or self.postmortem_taken:
+            raise conflict("stage", f"the post-mortem follows resolution (now {self.state.stage.value})")
 
     def _require_active(self) -> None:
         if self.state.stage not in ACTIVE or self.run_.resolved:
