@@ -1,54 +1,50 @@
 """One dependency per process record — the door a route uses to reach it (404 when there is none).
 
-``ContentItemDep``, ``IncidentDep`` and ``InteractionDep`` read the record named by the path; a route then
-sends its change to the record's process with ``api.workflows.send`` (one update + error map + audit row).
+``ContentItemDep``, ``IncidentDep``, ``InteractionDep`` and ``CampaignDep`` read the record named by the path;
+a route then sends its change to the record's process through ``api.workflows.Door`` (one update + error
+map + audit row).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends
+from sqlmodel import Session
 
 from api.deps import SessionDep
 from api.errors import not_found
 from db.campaign import Campaign
 from db.models import ContentItem, Incident, Interaction, User
 
+R = TypeVar("R")
+
+
+def record(session: Session, model: type[R], ident: int, what: str) -> R:
+    row: Any = session.get(model, ident)
+    if row is None:
+        raise not_found(what, ident)
+    return row  # type: ignore[no-any-return]
+
 
 def content_item(content_id: int, session: SessionDep) -> ContentItem:
-    row = session.get(ContentItem, content_id)
-    if row is None:
-        raise not_found("content", content_id)
-    return row
+    return record(session, ContentItem, content_id, "content")
 
 
 def incident(incident_id: int, session: SessionDep) -> Incident:
-    row = session.get(Incident, incident_id)
-    if row is None:
-        raise not_found("incident", incident_id)
-    return row
+    return record(session, Incident, incident_id, "incident")
 
 
 def interaction(item_id: int, session: SessionDep) -> Interaction:
-    row = session.get(Interaction, item_id)
-    if row is None:
-        raise not_found("item", item_id)
-    return row
+    return record(session, Interaction, item_id, "item")
 
 
 def campaign(campaign_id: int, session: SessionDep) -> Campaign:
-    row = session.get(Campaign, campaign_id)
-    if row is None:
-        raise not_found("campaign", campaign_id)
-    return row
+    return record(session, Campaign, campaign_id, "campaign")
 
 
 def user_record(user_id: int, session: SessionDep) -> User:
-    row = session.get(User, user_id)
-    if row is None:
-        raise not_found("user", user_id)
-    return row
+    return record(session, User, user_id, "user")
 
 
 ContentItemDep = Annotated[ContentItem, Depends(content_item)]

@@ -6,7 +6,6 @@ import asyncio
 import copy
 import hashlib
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -44,13 +43,6 @@ from workflows.campaign import CampaignWorkflow
 
 pytestmark = pytest.mark.asyncio
 RECORDED = Path(__file__).parents[1] / "histories" / "campaign_plan_to_prizes.json"
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
-    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    yield sb
-    sb.engine.dispose()
 
 
 async def rejected(coro, kind: str) -> str:  # type: ignore[no-untyped-def]

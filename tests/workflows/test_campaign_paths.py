@@ -7,10 +7,8 @@ import asyncio
 import concurrent.futures
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from temporalio import activity
@@ -48,13 +46,6 @@ from tests.campaign_workflow_helpers import SECRET_KEY, campaign_worker, entry, 
 from workflows.campaign import CampaignWorkflow
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
-    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    yield sb
-    sb.engine.dispose()
 
 
 async def test_changes_requested_then_rejected_with_sla_notices(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,27 +26,13 @@ from domain.content import (
     SubmitRequest,
 )
 from domain.kernel import Actor, Platform
-from tests.content_helpers import People, content_worker, notifications, plan, seed_people, start_content, version
-from tests.seeds import seed_accounts
+from tests.content_helpers import People, content_worker, notifications, plan, start_content, version
 from tests.waiting import until
 from workflows.content import ContentWorkflow
 
 pytestmark = pytest.mark.asyncio
 
 CHECKPOINTS = [timedelta(hours=1), timedelta(hours=24)]
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
-    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    yield sb
-    sb.engine.dispose()
-
-
-@pytest.fixture
-def people(sqlite_database: Database) -> People:
-    seed_accounts(sqlite_database)
-    return seed_people(sqlite_database)
 
 
 async def stage_of(h: WorkflowHandle[Any, Any]) -> Stage:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,24 +24,10 @@ from db.models import ContentMetric
 from domain.content import Decision, ReasonRequest, ReviewRequest, ReviseRequest, Stage, SubmitRequest
 from domain.content_io import HoldStatus, ProjectionUpdate
 from domain.notify_io import NotifyInput
-from tests.content_helpers import People, content_worker, notifications, plan, seed_people, start_content, version
-from tests.seeds import seed_accounts
+from tests.content_helpers import People, content_worker, notifications, plan, start_content, version
 from tests.waiting import until
 from tests.workflows.test_content import approve_all
 from workflows.content import ContentWorkflow
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
-    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    yield sb
-    sb.engine.dispose()
-
-
-@pytest.fixture
-def people(sqlite_database: Database) -> People:
-    seed_accounts(sqlite_database)
-    return seed_people(sqlite_database)
 
 
 class Gate:

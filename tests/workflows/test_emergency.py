@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -37,25 +35,12 @@ from domain.kernel import Platform
 from domain.risk import Impact, Likelihood, RiskLevel
 from domain.roles import Role
 from tests.content_helpers import content_worker, notifications, plan, seed_people, start_content, version
-from tests.emergency_helpers import Team, events, seed_team, start_incident, wait_for, wait_stage
+from tests.emergency_helpers import Team, events, start_incident, wait_for, wait_stage
 from tests.seeds import seed_accounts
 from workflows.content import ContentWorkflow
 from workflows.emergency import EmergencyWorkflow, IncidentTaskWorkflow
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
-    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    yield sb
-    sb.engine.dispose()
-
-
-@pytest.fixture
-def team(sqlite_database: Database) -> Team:
-    seed_accounts(sqlite_database)
-    return seed_team(sqlite_database)
 
 
 def confirm(

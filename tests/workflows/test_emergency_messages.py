@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -31,26 +30,12 @@ from domain.kernel import Platform
 from domain.risk import Impact, Likelihood, RiskLevel
 from tests.conftest import CONCURRENCY_NAMESPACE, DevServer, test_settings
 from tests.content_helpers import content_worker, notifications
-from tests.emergency_helpers import Team, seed_team, start_incident, wait_for, wait_stage
-from tests.seeds import seed_accounts
+from tests.emergency_helpers import Team, start_incident, wait_for, wait_stage
 from tests.waiting import until
 from tests.workflows.test_emergency import ack_all, confirm
 from workflows.emergency import EmergencyWorkflow
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
-    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    yield sb
-    sb.engine.dispose()
-
-
-@pytest.fixture
-def team(sqlite_database: Database) -> Team:
-    seed_accounts(sqlite_database)
-    return seed_team(sqlite_database)
 
 
 @pytest.fixture

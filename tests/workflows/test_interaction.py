@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -71,13 +69,6 @@ def test_sla_spans_weekend_and_public_holiday() -> None:
         policy.sla_for(Intent.complaint, __import__("domain.inbox", fromlist=["Priority"]).Priority.normal),
     )
     assert due == datetime(2027, 1, 4, 10, 0, tzinfo=SH)  # one hour left Thursday, one hour Monday
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SandboxPlatform]:
-    sb = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
-    yield sb
-    sb.engine.dispose()
 
 
 def set_policy(db: Database, policy: InboxPolicy) -> None:
