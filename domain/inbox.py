@@ -271,6 +271,19 @@ def _bigrams(text: str) -> set[str]:
     return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
 
 
+# After-sales questions (return, refund, exchange, fault, repair, invoice) have FAQ answers whatever the
+# intent label says: "怎么退货？" is an inquiry, "坏了能退吗，太失望了" reads as a complaint.
+AFTER_SALES = ("退货", "退款", "换货", "退换", "退钱", "售后", "保修", "维修", "坏了", "故障", "发票", "运费险")
+
+
+def faq_applies(intent: Intent, text: str) -> bool:
+    """Whether the FAQ is consulted for this item: every inquiry, and after-sales questions whatever their
+    intent (never spam or praise)."""
+    if intent is Intent.inquiry:
+        return True
+    return intent not in (Intent.spam, Intent.praise) and any(w in text for w in AFTER_SALES)
+
+
 def faq_match(text: str, entries: list[FaqEntry]) -> tuple[FaqEntry | None, float]:
     """Best entry and a confidence in [0, 1]: character and bigram overlap with the question, plus keywords."""
     grams = _bigrams(text)
@@ -333,6 +346,9 @@ class InboxPolicy(BaseModel):
         default=0.75, gt=0, lt=1, description="Share of the SLA when the assignee is reminded"
     )
     faq_threshold: float = Field(default=0.6, ge=0, le=1)
+    faq_min_score: float = Field(
+        default=0.35, ge=0, le=1, description="Below this an FAQ entry is not even suggested to the agent"
+    )
     thank_praise: bool = True
     group_lead: str = Field(default="", description="User told at breach; empty: the ops_head role")
     calendar: WorkCalendarConfig = Field(

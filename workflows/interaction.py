@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.inbox import InboxActivities
     from core.temporal import SA_OWNER, SA_PLATFORMS, SA_PROCESS, SA_STAGE
     from domain.errors import conflict, forbidden, invalid
-    from domain.inbox import DEFAULT_TEMPLATES, Intent, Priority
+    from domain.inbox import DEFAULT_TEMPLATES, Intent, Priority, faq_applies
     from domain.inbox_io import (
         AssignInput,
         AssignRequest,
@@ -287,20 +287,23 @@ class InteractionWorkflow:
             await self._post(DEFAULT_TEMPLATES.thanks, "thanks")
             self._log("thanked", "system", DEFAULT_TEMPLATES.thanks)
             return await self._close("closed")
-        if c.intent is Intent.inquiry:
+        wider = workflow.patched("faq-after-sales-and-min-score")  # histories before: inquiries only
+        if c.intent is Intent.inquiry or (wider and faq_applies(c.intent, inp.text)):
             hit = await workflow.execute_activity_method(
                 InboxActivities.faq_lookup,
                 FaqLookup(text=inp.text),
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=RETRY,
             )
-            if hit.entry_id is not None and hit.score >= self.inp.policy.faq_threshold:
+            auto = c.intent is Intent.inquiry  # a complaint gets a person, with the FAQ as a suggestion
+            if auto and hit.entry_id is not None and hit.score >= self.inp.policy.faq_threshold:
                 await self._post(hit.answer, f"faq-{hit.entry_id}")
                 self._log("faq_auto_reply", "system", f"FAQ #{hit.entry_id}（{hit.score:.2f}）")
                 return await self._close("closed")
-            if hit.entry_id is not None:
+            if hit.entry_id is not None and (not wider or hit.score >= self.inp.policy.faq_min_score):
                 self.state.faq_suggestion = hit.model_dump()
-                self._log("faq_suggested", "system", f"FAQ #{hit.entry_id}（{hit.score:.2f}，低于阈值）")
+                why = "低于阈值" if hit.score < self.inp.policy.faq_threshold else "由客服确认后回复"
+                self._log("faq_suggested", "system", f"FAQ #{hit.entry_id}（{hit.score:.2f}，{why}）")
         if c.intent is Intent.sales_lead:
             await self._notify(
                 "info",
