@@ -6,14 +6,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from db import outbox
 from db.engine import Database
-from db.models import FaqRow, FeedbackRecord, InboxPolicyRow, Interaction, ReplyTemplate, Shift
+from db.models import FaqRow, FeedbackRecord, InboxPolicyRow, Interaction, ProcessStart, ReplyTemplate, Shift
 from domain import ids
-from domain.inbox import AuthorContext, InboxPolicy, Intent, Kind, classify
-from domain.inbox_io import InteractionInput, PollInput
+from domain.inbox import (
+    AuthorContext,
+    HideEarlier,
+    InboxPolicy,
+    Intent,
+    Kind,
+    classify,
+    earlier_to_hide,
+    repeat_key,
+)
+from domain.inbox_io import InteractionInput, PollInput, SpamFlag
 from domain.kernel import Platform
 from domain.sentiment import default_model
 
@@ -27,13 +36,32 @@ def load_policy(db: Database) -> InboxPolicy:
 def store_items(
     db: Database, platform: Platform, account: str, items: list[dict[str, Any]]
 ) -> list[InteractionInput]:
-    """Classify and store new items (deduplicated by platform and external id); returns the workflow inputs.
+    """Classify and store new items (deduplicated by platform and external id); returns the workflow inputs."""
+    return store_batch(db, platform, account, items).inputs
+
+
+class StoredBatch:
+    def __init__(self) -> None:
+        self.inputs: list[InteractionInput] = []
+        self.start_keys: list[str] = []
+        self.flag_keys: list[str] = []  # outbox rows that tell earlier items they were spam after all
+
+    @property
+    def outbox_keys(self) -> list[str]:
+        return self.start_keys + self.flag_keys
+
+
+def store_batch(db: Database, platform: Platform, account: str, items: list[dict[str, Any]]) -> StoredBatch:
+    """Classify and store new items (deduplicated by platform and external id).
 
     Each new row and its process start are written in one transaction (db/outbox.py): an item whose
-    start is lost after the commit is started by the reconciler, never forgotten.
+    start is lost after the commit is started by the reconciler, never forgotten. When the batch reveals
+    a flood or a repeated text, the earlier items it makes spam get a ``flag_spam`` signal in the same
+    transaction (their processes hide them, reversibly).
     """
     policy = load_policy(db)
-    out: list[InteractionInput] = []
+    batch = StoredBatch()
+    out = batch.inputs
     with db.session() as s:
         known = set(
             s.exec(
@@ -66,7 +94,9 @@ def store_items(
                     author=author,  # one author flooding within this batch counts too
                 )
             )
-        labels = classify([str(i["text"]) for i in fresh], contexts, default_model())
+        texts = [str(i["text"]) for i in fresh]
+        labels = classify(texts, contexts, default_model())
+        reveal = earlier_to_hide(texts, contexts)
         for raw, c in zip(fresh, labels, strict=True):
             received = raw.get("received_at")
             received_at = datetime.fromisoformat(received) if isinstance(received, str) else datetime.now(UTC)
@@ -106,8 +136,51 @@ def store_items(
             )
             outbox.add_start(s, row.workflow_id, "InteractionWorkflow", inp)
             out.append(inp)
+            batch.start_keys.append(row.workflow_id)
+        if reveal:
+            batch.flag_keys = _flag_earlier(s, reveal, texts, hour_ago, {i.interaction_id for i in out})
         s.commit()
-    return out
+    return batch
+
+
+def _flag_earlier(
+    s: Session, reveal: HideEarlier, texts: list[str], since: datetime, batch_ids: set[int]
+) -> list[str]:
+    """Record a ``flag_spam`` signal for each stored, visible, non-spam item the batch revealed as spam."""
+    same_text = [t for t in dict.fromkeys(texts) if repeat_key(t) in reveal.texts]
+    conditions = []
+    if same_text:
+        conditions.append(col(Interaction.text).in_(same_text))
+    if reveal.authors:
+        conditions.append((col(Interaction.author).in_(reveal.authors)) & (col(Interaction.received_at) >= since))
+    rows = s.exec(
+        select(Interaction).where(
+            or_(*conditions),
+            Interaction.hidden == False,  # noqa: E712 — SQL comparison
+            Interaction.intent != Intent.spam.value,
+            col(Interaction.workflow_id) != "",
+        )
+    ).all()
+    keys = []
+    for row in rows:
+        if row.id in batch_ids or not reveal.matches(row.text, row.author):
+            continue
+        start = s.exec(select(ProcessStart).where(ProcessStart.key == row.workflow_id)).first()
+        if start is None:
+            continue
+        why = "同一内容重复出现" if repeat_key(row.text) in reveal.texts else f"作者 {row.author} 刷屏"
+        key = f"{row.workflow_id}:flag-spam"
+        outbox.add_signal(
+            s,
+            key,
+            row.workflow_id,
+            "InteractionWorkflow",
+            InteractionInput.model_validate(start.input),
+            "flag_spam",
+            SpamFlag(reason=f"后续内容显示为垃圾信息：{why}"),
+        )
+        keys.append(key)
+    return keys
 
 
 def record_polling(session: Session, platform: Platform, account: str, every: timedelta) -> str:

@@ -94,6 +94,12 @@ class ReplyInput(BaseModel):
     at: datetime
 
 
+class SpamFlag(BaseModel):
+    """A later batch showed this item to be spam (a repeated text, its author flooding)."""
+
+    reason: str
+
+
 class VisibilityInput(BaseModel):
     interaction_id: int
     platform: Platform

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         ReplyRequest,
         SaveFaq,
         SnoozeRequest,
+        SpamFlag,
         VisibilityInput,
     )
     from domain.kernel import Actor
@@ -73,6 +74,9 @@ class InteractionWorkflow:
         self.feedback_department = ""
         self.outcome_told = False
         self.posting = 0  # agent replies in flight
+        self.flagged_spam = False  # a later batch showed this item to be spam (flag_spam)
+        self.sla_steps_done: set[str] = set()
+        self.held_for = timedelta(0)  # time hidden as spam after the fact: the SLA is extended by it
         self.lock = asyncio.Lock()  # handlers that await and change the item's visibility or routing
 
     @workflow.query
@@ -83,6 +87,21 @@ class InteractionWorkflow:
     def has_reply(self, request_key: str) -> bool:
         """Whether a reply with this idempotency key was taken (answerable after the process has closed)."""
         return request_key in self.replies
+
+    @workflow.signal
+    async def flag_spam(self, flag: SpamFlag) -> None:
+        """A later batch showed this item to be spam (its text repeated, its author flooding): hidden, reversibly,
+        unless a person has already answered or hidden it. Its SLA stops while it is hidden as spam."""
+        async with self.lock:
+            if self.flagged_spam or self.replied or self.resolved or self.state.hidden:
+                return
+            if self.state.status not in OPEN or self.inp.classification.intent is Intent.spam:
+                return
+            self.flagged_spam = True
+            self.unhidden = False
+            self.state.intent = Intent.spam.value
+            self._log("spam_revealed", "system", flag.reason)
+            await self._visibility(True, "system")
 
     # --- agent actions ---------------------------------------------------------------------------------
 
@@ -336,10 +355,14 @@ class InteractionWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RETRY,
         )
+        hidden = self.state.hidden  # shown to be spam meanwhile (flag_spam): it stays hidden
         if assignee:
-            self.state.assignee, self.state.status = assignee, "assigned"
+            self.state.assignee = assignee
+            self.state.status = "hidden" if hidden else "assigned"
             workflow.upsert_search_attributes([SA_OWNER.value_set(assignee)])
             self._log("assigned", "rota", assignee)
+        elif hidden:
+            pass
         else:
             self.state.status = "waiting"
             if not cal.is_working_time(workflow.now()):
@@ -352,11 +375,19 @@ class InteractionWorkflow:
             (self.state.sla_due, "breach"),
             (cal.add(received, sla * 1.5), "ops_head"),
         ]
-        for when, step in steps:
-            if await wait_until(self._answered, partial(self._sla_deadline, when, step), summary=f"sla-{step}"):
+        while True:
+            for when, step in steps:
+                if step in self.sla_steps_done:
+                    continue
+                if await wait_until(self._settled, partial(self._sla_deadline, when, step), summary=f"sla-{step}"):
+                    break
+                self.sla_steps_done.add(step)
+                await self._sla_step(step)
+            await workflow.wait_condition(self._settled)
+            if self._answered():
                 break
-            await self._sla_step(step)
-        await workflow.wait_condition(lambda: self.replied or self.resolved)
+            if not await self._held_as_spam():  # shown to be spam later; nobody unhid it
+                return
         self.state.status = "replied" if self.replied else "resolved"
         await self._project()
         if self.state.feedback_id is not None:
@@ -365,8 +396,29 @@ class InteractionWorkflow:
     def _answered(self) -> bool:
         return self.replied or self.resolved
 
+    def _settled(self) -> bool:
+        """Nothing more is owed for now: answered, or hidden as spam after the fact (flag_spam)."""
+        return self._answered() or (self.flagged_spam and self.state.hidden and not self.lock.locked())
+
+    async def _held_as_spam(self) -> bool:
+        """Wait (up to 30 days) for a person to unhide an item shown to be spam later; True when unhidden —
+        it is handled again with its own intent, its SLA extended by the time it was hidden."""
+        since = workflow.now()
+        try:
+            await workflow.wait_condition(lambda: self.unhidden, timeout=timedelta(days=30))
+        except TimeoutError:
+            return False
+        self.held_for += workflow.now() - since
+        if self.state.sla_due is not None:
+            self.state.sla_due += workflow.now() - since
+        self.flagged_spam = False
+        self.state.intent = self.inp.classification.intent.value
+        await self._project()
+        return True
+
     def _sla_deadline(self, when: datetime, step: str) -> datetime:
         """A snooze postpones the reminder, never the breach."""
+        when += self.held_for
         snooze = self.state.snoozed_until
         return max(when, snooze) if snooze and step == "reminder" else when
 
@@ -492,7 +544,7 @@ class InteractionWorkflow:
         if hide:
             self.state.status = "hidden"
         elif self.state.status == "hidden":
-            self.state.status = "new"
+            self.state.status = "assigned" if self.state.assignee else "new"
         self._log("hidden" if hide else "unhidden", actor, "")
         await self._project()
 

@@ -43,13 +43,12 @@ from api.workflows import DoorDep, actor
 from db import audit, platform_accounts
 from db import inbox as q
 from db.accounts import Principal
-from db.inbox import record_polling, store_items
+from db.inbox import record_polling, store_batch
 from db.models import (
     InboxPolicyRow,
     PlatformAccount,
     utcnow,
 )
-from domain import ids
 from domain.inbox import InboxPolicy, Intent
 from domain.inbox_io import (
     AssignRequest,
@@ -356,14 +355,24 @@ async def ingest(
     counts those whose start is left to the reconciler (within a minute) — none is ever lost."""
     _account(session, platform, account)
     items = [i.model_dump(mode="json", exclude_none=True) for i in body.items]
-    inputs = await run_in_threadpool(store_items, db, platform, account, items)
+    batch = await run_in_threadpool(store_batch, db, platform, account, items)
     audit.record(
-        session, principal, "inbox.ingest", f"account:{platform.value}/{account}", rid, {"new": len(inputs)}
+        session,
+        principal,
+        "inbox.ingest",
+        f"account:{platform.value}/{account}",
+        rid,
+        {"new": len(batch.inputs), "earlier_flagged_spam": len(batch.flag_keys)},
     )
     session.commit()
-    keys = [ids.interaction(i.platform, i.external_id) for i in inputs]
-    running = await wf.start_recorded(client, db, settings.task_queue, keys)
-    return {"received": len(items), "new": len(inputs), "starting": len(set(keys) - running)}
+    keys = batch.start_keys
+    running = await wf.start_recorded(client, db, settings.task_queue, batch.outbox_keys)
+    return {
+        "received": len(items),
+        "new": len(batch.inputs),
+        "starting": len(set(keys) - running),
+        "earlier_flagged_spam": len(batch.flag_keys),
+    }
 
 
 @router.post(

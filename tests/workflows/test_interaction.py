@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -406,3 +406,52 @@ async def test_after_sales_questions_find_the_faq_whatever_their_intent(
         assert sandbox.replies_to(Platform.weibo, "c-41") == []  # suggested to the agent, not sent by a bot
         st = await state(vague, lambda s: s.status == "assigned", "inquiry without a good FAQ match")
         assert st.faq_suggestion is None  # below the minimum score: nothing to suggest
+
+
+async def test_a_later_copy_hides_the_earlier_ones_and_a_person_can_unhide(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform
+) -> None:
+    """Was: the first copies of a repeated text (below the threshold when they arrived) stayed visible and
+    waited for an agent after the third copy showed the text to be spam."""
+    from core.dispatch import dispatch
+    from db.inbox import store_batch
+
+    env, db = time_skipping, sqlite_database
+    set_policy(db, InboxPolicy(calendar=ALWAYS))
+    on_shift(db, "xiaozhou", await env.get_current_time())
+    seed_accounts(db)
+    text = "请问这个活动什么时候结束？"
+    async with content_worker(env.client, db, sandbox) as w:
+        first = await start(env, w, db, text, 51)
+        second = await start(env, w, db, text, 52)
+        await state(first, lambda s: s.status == "assigned", "an ordinary question at first")
+        await state(second, lambda s: s.status == "assigned", "a second copy is still below the threshold")
+        batch = store_batch(
+            db, Platform.weibo, "brand_weibo", [{"external_id": "c-53", "text": text, "author": "x"}]
+        )
+        assert batch.inputs[0].classification.intent is Intent.spam
+        assert sorted(batch.flag_keys) == ["interaction-weibo-c-51:flag-spam", "interaction-weibo-c-52:flag-spam"]
+        again = store_batch(db, Platform.weibo, "brand_weibo", [{"external_id": "c-53", "text": text}])
+        assert again.inputs == [] and again.flag_keys == []  # a redelivery flags nothing twice
+        res = await dispatch(env.client, db, w.task_queue, keys=batch.outbox_keys)
+        assert len(res.started) == 3, res
+        for h, ext in ((first, "c-51"), (second, "c-52")):
+            st = await state(h, lambda s: s.status == "hidden", "hidden once the flood is known")
+            assert st.intent == "spam" and "spam_revealed" in [e.kind for e in st.history]
+            assert sandbox.is_hidden(Platform.weibo, ext)
+        with db.session() as s:
+            rows = s.exec(select(Interaction).where(col(Interaction.external_id).in_(["c-51", "c-52"]))).all()
+            assert all(r.hidden and r.intent == "spam" and r.status == "hidden" for r in rows)
+        # its SLA stops while it is hidden as spam: no breach a day later
+        await env.sleep(timedelta(hours=30))
+        st = await first.query(InteractionWorkflow.current)
+        assert st.escalations == [] and st.status == "hidden"
+        # a person says the first one was a real question: it is visible and handled again, as an inquiry
+        await first.execute_update(InteractionWorkflow.set_hidden, NoteRequest(actor=AGENT, note="unhide"))
+        st = await state(first, lambda s: s.status == "assigned" and s.intent == "inquiry", "unhidden, handled")
+        assert not sandbox.is_hidden(Platform.weibo, "c-51")
+        assert st.escalations == []  # the 30 hours it was hidden do not count against its SLA
+        await first.execute_update(
+            InteractionWorkflow.reply, ReplyRequest(actor=AGENT, text="活动到本月底结束。", request_key="k1")
+        )
+        await state(first, lambda s: s.status == "closed", "answered and closed")
