@@ -105,13 +105,22 @@ class InboxActivities:
             raise ApplicationError(f"outcome unknown: {exc}", type="PlatformTimeout") from exc
         except PlatformError as exc:
             raise ApplicationError(str(exc), type="PlatformError", non_retryable=not exc.retryable) from exc
+        self._record_reply(inp, posted_now=existing is None)
+        return str(ref.external_id)
+
+    def _record_reply(self, inp: ReplyInput, *, posted_now: bool) -> None:
+        """A person's reply is the item's first response; a bot's is counted apart (figures report both)."""
         with self.db.session() as s:
             row = s.get(Interaction, inp.interaction_id)
-            if row is not None and row.first_response_at is None:
-                row.first_response_at = inp.at
-                s.add(row)
-                s.commit()
-        return str(ref.external_id)
+            if row is None:
+                return
+            if inp.by_person:
+                row.first_response_at = row.first_response_at or inp.at
+            else:
+                row.first_bot_reply_at = row.first_bot_reply_at or inp.at
+                row.bot_replies += 1 if posted_now else 0  # a retry that found its reply counts it once
+            s.add(row)
+            s.commit()
 
     @activity.defn
     def set_visibility(self, inp: VisibilityInput) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, or_, select
 
@@ -148,7 +149,7 @@ def _flag_earlier(
 ) -> list[str]:
     """Record a ``flag_spam`` signal for each stored, visible, non-spam item the batch revealed as spam."""
     same_text = [t for t in dict.fromkeys(texts) if repeat_key(t) in reveal.texts]
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if same_text:
         conditions.append(col(Interaction.text).in_(same_text))
     if reveal.authors:

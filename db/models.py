@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -472,6 +472,9 @@ class Interaction(SQLModel, table=True):
     first_response_at: datetime | None = _ts_optional()
     resolved_at: datetime | None = _ts_optional()
     hidden: bool = Field(default=False)
+    # automated replies (off-hours acknowledgement, thank-you, FAQ answer) are not first responses
+    first_bot_reply_at: datetime | None = _ts_optional()
+    bot_replies: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class FaqRow(SQLModel, table=True):

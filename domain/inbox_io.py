@@ -92,6 +92,7 @@ class ReplyInput(BaseModel):
     text: str
     key: str
     at: datetime
+    by_person: bool = False  # an agent's reply is a first response; any other is a bot reply
 
 
 class SpamFlag(BaseModel):

@@ -519,6 +519,7 @@ class InteractionWorkflow:
                 text=text,
                 key=f"interaction-{self.inp.platform.value}-{self.inp.external_id}-{key}",
                 at=workflow.now(),
+                by_person=by_person,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=REPLY_RETRY,

@@ -105,6 +105,7 @@ def figures(_: AnyUserDep, session: SessionDep, since: AwareDatetime | None = No
         r for r in rows if r.sla_due_at is not None and (r.first_response_at is not None or r.sla_due_at < now)
     ]
     met = sum(1 for r in with_sla if r.first_response_at and r.sla_due_at and r.first_response_at <= r.sla_due_at)
+    bot_first = [(r.first_bot_reply_at - r.received_at).total_seconds() for r in rows if r.first_bot_reply_at]
 
     def volume(field: str) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -117,6 +118,10 @@ def figures(_: AnyUserDep, session: SessionDep, since: AwareDatetime | None = No
         "first_response_median_s": round(statistics.median(responded), 1) if responded else None,
         "first_response_mean_s": round(statistics.fmean(responded), 1) if responded else None,
         "sla_compliance": round(met / len(with_sla), 3) if with_sla else None,
+        # automated replies (acknowledgement, thank-you, FAQ answer): not first responses, reported apart
+        "bot_replies": sum(r.bot_replies for r in rows),
+        "items_with_bot_reply": len(bot_first),
+        "bot_first_reply_median_s": round(statistics.median(bot_first), 1) if bot_first else None,
         "by_intent": volume("intent"),
         "by_sentiment": volume("sentiment"),
         "by_platform": volume("platform"),

@@ -100,7 +100,7 @@ async def test_inbox_through_the_api(api: tuple[Api, SandboxPlatform], time_skip
     }
     assert (await a.call("agent", "POST", "/inbox/ingest/weibo/brand_weibo", items)).status_code == 403
     r = await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)
-    assert r.status_code == 200 and r.json() == {"received": 3, "new": 3, "starting": 0}
+    assert r.status_code == 200 and r.json() == {"received": 3, "new": 3, "starting": 0, "earlier_flagged_spam": 0}
     assert (await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)).json()["new"] == 0  # redelivery
 
     async def mine_with_sla() -> list[dict[str, Any]] | None:
@@ -222,9 +222,14 @@ async def test_sla_compliance_counts_breached_unanswered_items(
         s.add(item(1, now - timedelta(hours=3), now - timedelta(hours=4)))  # answered in time
         s.add(item(2, now - timedelta(hours=1), None))  # breached, still unanswered
         s.add(item(3, now + timedelta(hours=1), None))  # not yet due: not decided
+        bot = item(4, now + timedelta(hours=1), None)  # acknowledged by the bot off hours: not answered
+        bot.first_bot_reply_at, bot.bot_replies = now - timedelta(hours=4, minutes=59), 1
+        s.add(bot)
         s.commit()
     figures = (await a.call("mkt", "GET", "/inbox/figures")).json()
     assert figures["sla_compliance"] == 0.5, figures
+    assert figures["first_response_median_s"] == 3600.0  # the person's reply only
+    assert figures["bot_replies"] == 1 and figures["bot_first_reply_median_s"] == 60.0, figures
 
 
 async def test_a_double_click_on_reply_posts_once(api: tuple[Api, SandboxPlatform], database: Database) -> None:

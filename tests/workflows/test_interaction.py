@@ -173,6 +173,9 @@ async def test_off_hours_acknowledgement(
         # The acknowledgement is not a first response: the item keeps its SLA (was: counted as answered).
         assert st.status == "waiting" and st.first_response_at is None and st.sla_due is not None
         assert "非工作时间" in sandbox.replies_to(Platform.weibo, "c-7")[0].text
+        with db.session() as s:  # the record says so too (was: the bot's reply set the first response)
+            row = s.exec(select(Interaction).where(Interaction.external_id == "c-7")).one()
+        assert row.first_response_at is None and row.first_bot_reply_at is not None and row.bot_replies == 1
 
 
 async def test_escalation_chain_and_reply_posts_once(
