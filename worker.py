@@ -18,6 +18,7 @@ from core.dispatch import ensure_reconciler
 from core.interceptors import LoggingInterceptor
 from core.logging import configure_logging
 from core.registry import WORKFLOWS, Dependencies, activities
+from core.schedules import ensure_daily_checks
 from core.settings import Settings, get_settings
 from core.temporal import connect, ensure_search_attributes
 from core.warmup import settle
@@ -58,6 +59,7 @@ async def run_worker(settings: Settings) -> None:
     if added:
         log.info("registered search attributes", names=added)
     await ensure_reconciler(client, settings.task_queue)
+    await ensure_daily_checks(client, settings.task_queue)
     db = Database(settings.effective_database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

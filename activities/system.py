@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from temporalio import activity
 
 from db import migrate
 from db.accounts import count_users
 from db.engine import Database
-from domain.system import DatabaseCheckResult, ReconcileInput, ReconcileResult
+from db.inbox import load_policy
+from domain.system import (
+    CalendarCheckInput,
+    CalendarCoverage,
+    DatabaseCheckResult,
+    ReconcileInput,
+    ReconcileResult,
+)
+from domain.workcalendar import coverage_warning, holidays_cover_until
 
 
 class SystemActivities:
@@ -38,3 +47,15 @@ class SystemActivities:
             created_before=datetime.now(UTC) - inp.grace,
         )
         return ReconcileResult(started=res.started, failed=sorted(res.failed))
+
+    @activity.defn
+    def calendar_coverage(self, inp: CalendarCheckInput) -> CalendarCoverage:
+        """How far the inbox policy's holiday data reaches, and the warning once it ends within 30 days."""
+        cal = load_policy(self.db).calendar
+        today = inp.at.astimezone(ZoneInfo(cal.timezone)).date()
+        until = holidays_cover_until(cal)
+        return CalendarCoverage(
+            cover_until=until,
+            days_left=(until - today).days if until else None,
+            warning=coverage_warning(cal, today),
+        )

@@ -24,11 +24,12 @@ from workflows.emergency import DrillWorkflow, EmergencyWorkflow, IncidentTaskWo
 from workflows.inbox_poll import AccountPollWorkflow
 from workflows.interaction import InteractionWorkflow
 from workflows.monitoring import MonitoringWorkflow
-from workflows.system import ReconcilerWorkflow, SystemCheckWorkflow
+from workflows.system import DailyChecksWorkflow, ReconcilerWorkflow, SystemCheckWorkflow
 
 WORKFLOWS: list[type] = [
     SystemCheckWorkflow,
     ReconcilerWorkflow,
+    DailyChecksWorkflow,
     ContentWorkflow,
     EmergencyWorkflow,
     IncidentTaskWorkflow,
@@ -63,6 +64,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     return [
         system.check_database,
         system.dispatch_pending_starts,
+        system.calendar_coverage,
         content.sync_projection,
         content.save_version,
         content.compliance_scan,

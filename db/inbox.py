@@ -30,7 +30,11 @@ from domain.sentiment import default_model
 
 def load_policy(db: Database) -> InboxPolicy:
     with db.session() as s:
-        row = s.get(InboxPolicyRow, 1)
+        return policy(s)
+
+
+def policy(session: Session) -> InboxPolicy:
+    row = session.get(InboxPolicyRow, 1)
     return InboxPolicy.model_validate(row.policy) if row else InboxPolicy()
 
 

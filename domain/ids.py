@@ -54,3 +54,5 @@ def system_check(stamp_ms: int) -> str:
 
 RECONCILER_SCHEDULE = "socialops-reconciler"
 RECONCILER_RUN = "socialops-reconciler-run"
+DAILY_CHECKS_SCHEDULE = "socialops-daily-checks"
+DAILY_CHECKS_RUN = "socialops-daily-checks-run"

@@ -371,7 +371,7 @@ class InboxPolicy(BaseModel):
 
 class DEFAULT_TEMPLATES:
     thanks = "感谢您的支持与喜爱！我们会继续努力 ❤"
-    acknowledge = "您好，已收到您的留言。现在是非工作时间，客服将在工作时间（周一至周五 9:00–18:00）尽快回复您。"
+    acknowledge = "您好，已收到您的留言。现在是非工作时间，客服将在工作时间（{hours}）尽快回复您。"
     feedback_closed = "您好，您反馈的问题已处理：{outcome}。感谢您帮助我们改进！"
 
 

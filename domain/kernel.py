@@ -6,6 +6,7 @@ Pure code, safe inside workflows. Process-specific models live in their own modu
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -41,3 +42,8 @@ class WorkCalendarConfig(BaseModel):
     workdays: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])  # Monday = 0
     holidays: list[str] = Field(default_factory=list)
     makeup_workdays: list[str] = Field(default_factory=list)
+    holidays_cover_until: date | None = Field(
+        default=None,
+        description="Last day the holiday data covers; empty: 31 December of the latest year listed. "
+        "ops_head is told 30 days before it passes.",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel
 
@@ -32,3 +32,29 @@ class ReconcileInput(BaseModel):
 class ReconcileResult(BaseModel):
     started: list[str] = []
     failed: list[str] = []
+
+
+class DailyChecksInput(BaseModel):
+    """``socialops-daily-checks``: what the team must fix before it bites (today: the inbox's holiday data)."""
+
+
+class CalendarCheckInput(BaseModel):
+    at: datetime
+
+
+class CalendarCoverage(BaseModel):
+    cover_until: date | None = None
+    days_left: int | None = None
+    warning: str = ""  # "" when the data covers the coming 30 days
+
+    @property
+    def stage(self) -> str:
+        """One notification per stage: 30 days ahead, the last week, and once it has run out."""
+        if self.days_left is None or self.days_left < 0:
+            return "expired"
+        return "week" if self.days_left <= 7 else "month"
+
+
+class DailyChecksResult(BaseModel):
+    calendar: CalendarCoverage
+    notified: bool = False

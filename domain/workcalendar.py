@@ -70,3 +70,48 @@ class WorkCalendar:
             return False
         w_start, w_end = self._window(local.date())
         return w_start <= local < w_end
+
+
+_WEEKDAYS = "一二三四五六日"
+COVERAGE_WARN_DAYS = 30
+
+
+def hours_text(cfg: WorkCalendarConfig) -> str:
+    """The working hours as a customer reads them: "周一至周五 9:00–18:00", "每天 8:00–22:00"."""
+    days = sorted(set(cfg.workdays))
+    if days == list(range(7)):
+        when = "每天"
+    elif days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+        when = f"周{_WEEKDAYS[days[0]]}至周{_WEEKDAYS[days[-1]]}"
+    else:
+        when = "、".join(f"周{_WEEKDAYS[d]}" for d in days)
+    end = "24:00" if cfg.end_hour == 24 else f"{cfg.end_hour}:00"
+    return (
+        f"{when} {cfg.start_hour}:00–{end}（法定节假日除外）"
+        if cfg.holidays
+        else f"{when} {cfg.start_hour}:00–{end}"
+    )
+
+
+def holidays_cover_until(cfg: WorkCalendarConfig) -> date | None:
+    """The last day the holiday data covers: as configured, else 31 December of the latest year listed."""
+    if cfg.holidays_cover_until is not None:
+        return cfg.holidays_cover_until
+    years = [date.fromisoformat(d).year for d in [*cfg.holidays, *cfg.makeup_workdays]]
+    return date(max(years), 12, 31) if years else None
+
+
+def coverage_warning(cfg: WorkCalendarConfig, today: date) -> str:
+    """Why ops_head must enter next year's holidays now ("" when the data covers the coming 30 days)."""
+    end = holidays_cover_until(cfg)
+    if end is None:
+        return "收件箱的工作日历没有任何法定节假日数据：SLA 会把节假日当作工作日计算。请按国务院办公厅通知录入放假与调休日期。"
+    left = (end - today).days
+    if left > COVERAGE_WARN_DAYS:
+        return ""
+    when = f"还剩 {left} 天" if left >= 0 else f"已过期 {-left} 天"
+    return (
+        f"收件箱的法定节假日数据只覆盖到 {end.isoformat()}（{when}）：之后的节假日和调休会被当作普通日期，"
+        f"SLA 计时将不准确。请按国务院办公厅通知录入 {end.year + 1} 年的放假与调休日期"
+        f"（PUT /inbox/policy 的 calendar.holidays / makeup_workdays，并更新 holidays_cover_until）。"
+    )

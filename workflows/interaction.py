@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.kernel import Actor
     from domain.roles import Role
-    from domain.workcalendar import WorkCalendar
+    from domain.workcalendar import WorkCalendar, hours_text
 
 AGENTS = frozenset({Role.interaction_agent, Role.ops_head})
 OPEN = ("new", "assigned", "waiting", "snoozed", "feedback_open")
@@ -366,8 +366,9 @@ class InteractionWorkflow:
         else:
             self.state.status = "waiting"
             if not cal.is_working_time(workflow.now()):
-                await self._post(DEFAULT_TEMPLATES.acknowledge, "ack")
-                self._log("off_hours_ack", "system", DEFAULT_TEMPLATES.acknowledge)
+                ack = DEFAULT_TEMPLATES.acknowledge.format(hours=hours_text(self.inp.policy.calendar))
+                await self._post(ack, "ack")
+                self._log("off_hours_ack", "system", ack)
         workflow.upsert_search_attributes([SA_STAGE.value_set(self.state.status)])
         await self._project()
         steps = [

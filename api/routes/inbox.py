@@ -6,6 +6,7 @@ import statistics
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
@@ -60,6 +61,7 @@ from domain.inbox_io import (
 )
 from domain.kernel import Platform
 from domain.roles import Role
+from domain.workcalendar import coverage_warning, holidays_cover_until, hours_text
 from workflows.interaction import InteractionWorkflow
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
@@ -130,8 +132,22 @@ def figures(_: AnyUserDep, session: SessionDep, since: AwareDatetime | None = No
 
 @router.get("/policy", response_model=InboxPolicy, summary="SLA, business calendar, FAQ threshold")
 def get_policy(_: AnyUserDep, session: SessionDep) -> InboxPolicy:
-    row = session.get(InboxPolicyRow, 1)
-    return InboxPolicy.model_validate(row.policy) if row else InboxPolicy()
+    return q.policy(session)
+
+
+@router.get(
+    "/policy/checks", summary="What the policy lacks: holiday data running out, the hours customers are told"
+)
+def policy_checks(_: AnyUserDep, session: SessionDep) -> dict[str, Any]:
+    """ops_head is also notified (daily checks) 30 days before the holiday data runs out."""
+    cal = q.policy(session).calendar
+    until = holidays_cover_until(cal)
+    today = datetime.now(ZoneInfo(cal.timezone)).date()
+    return {
+        "holidays_cover_until": until.isoformat() if until else None,
+        "calendar_warning": coverage_warning(cal, today) or None,
+        "working_hours": hours_text(cal),
+    }
 
 
 @router.put("/policy", response_model=InboxPolicy)
@@ -177,7 +193,7 @@ async def reply(
         row = q.reply_template(session, body.template)
         if row is None:
             raise bad_request("template", f"no reply template {body.template!r}")
-        text = text or row.body
+        text = text or row.body.replace("{hours}", hours_text(q.policy(session).calendar))
     if not text:
         raise bad_request("text", "give the reply text or a template")
     key = idempotency_key or f"{principal.name}-{uuid.uuid4().hex}"

@@ -250,3 +250,19 @@ async def test_a_double_click_on_reply_posts_once(api: tuple[Api, SandboxPlatfor
     assert [p.text for p in sandbox.replies_to(Platform.weibo, "dbl-1")].count(body["text"]) == 1
     r = next(r for r in both if r.status_code == 409)
     assert set(r.json()) >= {"error", "message", "field"}  # one error shape
+
+
+async def test_policy_checks_name_the_end_of_the_holiday_data(api: tuple[Api, SandboxPlatform]) -> None:
+    a, _ = api
+    checks = (await a.call("agent", "GET", "/inbox/policy/checks")).json()
+    assert checks["holidays_cover_until"] == "2026-12-31"  # the shipped 2026 dates
+    assert checks["working_hours"] == "周一至周五 9:00–18:00（法定节假日除外）"
+    assert checks["calendar_warning"] and "2027" in checks["calendar_warning"]  # within 30 days, or past
+    policy = (await a.call("lead", "GET", "/inbox/policy")).json()
+    policy["calendar"]["holidays_cover_until"] = "2027-13-01"
+    r = await a.call("lead", "PUT", "/inbox/policy", policy)
+    assert r.status_code == 422 and r.json()["field"] == "calendar.holidays_cover_until", r.text
+    policy["calendar"] |= {"holidays": ["2027-01-01"], "holidays_cover_until": "2099-12-31", "start_hour": 8}
+    assert (await a.call("lead", "PUT", "/inbox/policy", policy)).status_code == 200
+    checks = (await a.call("agent", "GET", "/inbox/policy/checks")).json()
+    assert checks["calendar_warning"] is None and checks["working_hours"].startswith("周一至周五 8:00–18:00")

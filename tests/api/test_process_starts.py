@@ -98,7 +98,7 @@ async def test_a_start_lost_after_the_commit_is_made_good_exactly_once(
                 iid = r.json()["id"]
                 items = {"items": [{"external_id": "lost-1", "kind": "dm", "text": "快递三天没到，怎么回事？"}]}
                 r = await call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)
-                assert r.json() == {"received": 1, "new": 1, "starting": 1}
+                assert r.json() == {"received": 1, "new": 1, "starting": 1, "earlier_flagged_spam": 0}
                 r = await call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)
                 assert r.json()["new"] == 0  # a redelivery adds nothing — and loses nothing either
                 d = (await call("creator", "GET", f"/content/{cid}")).json()

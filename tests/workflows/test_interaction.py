@@ -172,7 +172,8 @@ async def test_off_hours_acknowledgement(
         st = await state(h, lambda s: "off_hours_ack" in [e.kind for e in s.history], "ack")
         # The acknowledgement is not a first response: the item keeps its SLA (was: counted as answered).
         assert st.status == "waiting" and st.first_response_at is None and st.sla_due is not None
-        assert "非工作时间" in sandbox.replies_to(Platform.weibo, "c-7")[0].text
+        ack = sandbox.replies_to(Platform.weibo, "c-7")[0].text
+        assert "非工作时间" in ack and f"每天 {closed_hours.start_hour}:00–" in ack  # the policy's hours
         with db.session() as s:  # the record says so too (was: the bot's reply set the first response)
             row = s.exec(select(Interaction).where(Interaction.external_id == "c-7")).one()
         assert row.first_response_at is None and row.first_bot_reply_at is not None and row.bot_replies == 1
