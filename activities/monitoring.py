@@ -20,7 +20,7 @@ from connectors.registry import ConnectorRegistry
 from db.emergency import input_for, open_incident
 from db.engine import Database
 from db.models import Incident, MonitoredItem, MonitorSource, MonitorTopic, TopicIncident, TopicStat
-from db.monitoring import ingest
+from db.monitoring import high_risk_in, ingest, mark_escalated, record_escalations, topic_counts
 from domain import ids
 from domain.emergency import Evidence, EvidenceBatch
 from domain.kernel import Platform
@@ -85,7 +85,18 @@ class MonitoringActivities:
         return []  # webhook and manual sources push; nothing to fetch
 
     @activity.defn
-    def sweep(self, inp: SweepInput) -> SweepResult:
+    async def sweep(self, inp: SweepInput) -> SweepResult:
+        """Fetch, analyse and store; the topic's figures count everything that arrived in the window (swept,
+        pushed or entered by hand, and items another topic's sweep stored first); high-risk items that also
+        match other topics are handed to those topics' workflows at once."""
+        result, keys = await asyncio.to_thread(self._sweep, inp)
+        if keys:
+            from core.dispatch import dispatch
+
+            await dispatch(activity.client(), self.db, activity.info().task_queue, keys=keys)
+        return result
+
+    def _sweep(self, inp: SweepInput) -> tuple[SweepResult, list[str]]:
         spec = inp.spec
         result = SweepResult()
         terms = [*spec.groups.brand, *spec.groups.product, *spec.groups.founder, *spec.groups.industry]
@@ -93,7 +104,7 @@ class MonitoringActivities:
             sources = session.exec(
                 select(MonitorSource).where(col(MonitorSource.key).in_(spec.sources), MonitorSource.active == True)  # noqa: E712
             ).all()
-            stored_ids: list[int] = []
+            others: dict[str, list[int]] = {}
             for source in sources:
                 try:
                     items = self._fetch(source, terms, inp.window_start, inp.now)
@@ -103,21 +114,22 @@ class MonitoringActivities:
                     continue
                 result.fetched += len(items)
                 res = ingest(session, source, items, inp.now, keep_unmatched=False)
-                stored_ids += res.stored
                 result.duplicates += res.duplicates
-                result.high_risk_ids += res.high_risk.get(spec.key, [])
+                for key, found in res.high_risk.items():
+                    if key == spec.key:
+                        result.high_risk_ids += found
+                    else:
+                        others.setdefault(key, []).extend(found)
+            keys = record_escalations(session, others, skip=spec.key)
             session.commit()
-            rows = session.exec(
-                select(MonitoredItem).where(
-                    col(MonitoredItem.id).in_(stored_ids), MonitoredItem.topic_key == spec.key
-                )
-            ).all()
-            result.stored = len(rows)
-            result.negative = sum(1 for r in rows if r.sentiment == "negative")
-            result.spike, result.spike_detail = self._spike(session, spec.key, inp, result)
-        return result
+            result.stored, result.negative = topic_counts(session, inp.window_start, inp.now, spec.key).get(
+                spec.key, (0, 0)
+            )
+            high = high_risk_in(session, spec.key, inp.window_start, inp.now)
+            result.spike, result.spike_detail = self._spike(session, spec.key, inp, result, high)
+        return result, keys
 
-    def _spike(self, session: Any, key: str, inp: SweepInput, res: SweepResult) -> tuple[bool, str]:
+    def _spike(self, session: Any, key: str, inp: SweepInput, res: SweepResult, high: int) -> tuple[bool, str]:
         topic = session.exec(select(MonitorTopic).where(MonitorTopic.key == key)).first()
         if topic is None:
             return False, ""
@@ -150,7 +162,7 @@ class MonitoringActivities:
                     window_start=inp.window_start,
                     volume=res.stored,
                     negative=res.negative,
-                    high_risk=len(res.high_risk_ids),
+                    high_risk=high,
                     spike=v_spike or s_spike,
                     detail={
                         "volume_z": round(v_z, 2) if v_z != float("inf") else None,
@@ -170,7 +182,7 @@ class MonitoringActivities:
         update-with-start with USE_EXISTING, so a retry never starts a second one.
         """
         incident_id, created, inp_wf = await asyncio.to_thread(self._claim, inp)
-        evidence = await asyncio.to_thread(self._evidence, inp.item_ids, incident_id)
+        evidence = await asyncio.to_thread(self._evidence, inp.topic_key, inp.item_ids, incident_id)
         client = activity.client()
         from workflows.emergency import EmergencyWorkflow
 
@@ -220,14 +232,18 @@ class MonitoringActivities:
                 return lock.incident_id, False, input_for(session, winner)
             return row.id, True, wf_input
 
-    def _evidence(self, item_ids: list[int], incident_id: int) -> list[Evidence]:
+    def _evidence(self, topic: str, item_ids: list[int], incident_id: int) -> list[Evidence]:
+        """The items as evidence, also written to the incident's record (its evidence list shows them)."""
         with self.db.session() as session:
-            rows = session.exec(select(MonitoredItem).where(col(MonitoredItem.id).in_(item_ids))).all()
+            rows = mark_escalated(session, topic, item_ids, incident_id)
             out = []
             for r in rows:
-                r.incident_id = incident_id
-                session.add(r)
                 note = f"[{r.risk_level}/{r.sentiment}] {r.text[:80]}"
                 out.append(Evidence(url=r.url or f"socialops://monitoring/items/{r.id}", note=note))
+            incident = session.get(Incident, incident_id)
+            if incident is not None and out:
+                known = {e.get("url") for e in incident.evidence}
+                incident.evidence = [*incident.evidence, *(e.model_dump() for e in out if e.url not in known)]
+                session.add(incident)
             session.commit()
         return out or [Evidence(url="socialops://monitoring", note="高风险舆情")]

@@ -404,6 +404,19 @@ class MonitoredItem(SQLModel, table=True):
     incident_id: int | None = Field(default=None)
 
 
+class MonitoredItemTopic(SQLModel, table=True):
+    """An item belongs to every topic it matches: lists, statistics, spikes and escalation count it in each
+    (``MonitoredItem.topic_key`` is only the first, kept for display)."""
+
+    __tablename__ = "monitored_item_topics"
+    __table_args__ = (Index("ix_monitored_item_topics_time", "topic_key", "ingested_at"),)
+
+    item_id: int = Field(foreign_key="monitored_items.id", primary_key=True)
+    topic_key: str = Field(max_length=50, primary_key=True)
+    ingested_at: datetime = _ts()
+    incident_id: int | None = Field(default=None)  # the topic's incident it was escalated to
+
+
 class LabelCorrection(SQLModel, table=True):
     """A person's correction of a machine label, kept for retraining."""
 

@@ -3,18 +3,23 @@ watch queue, topic statistics and the queries the API and activities use."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from db import outbox
 from db.emergency import matrix as load_matrix
-from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, TopicStat
+from db.models import LabelCorrection, MonitoredItem, MonitoredItemTopic, MonitorSource, MonitorTopic, TopicStat
+from domain import ids
 from domain.monitoring import Authority, RawItem, TopicSpec
 from domain.monitoring.analysis import Analysis, Analyzer
+from domain.monitoring_io import HighRisk, MonitorInput
 from domain.risk import RiskLevel
 from domain.sentiment import Sentiment
 
@@ -76,14 +81,44 @@ def active_topics(session: Session) -> list[TopicSpec]:
 
 
 def recent_traffic(session: Session, now: datetime) -> dict[str, tuple[int, int]]:
-    since = now - timedelta(hours=1)
+    """Per topic, items and negative items of the last hour (every topic an item matches counts it)."""
+    return topic_counts(session, now - timedelta(hours=1), None)
+
+
+def topic_counts(
+    session: Session, after: datetime, until: datetime | None, topic: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """Per topic, (items, negative items) ingested in ``(after, until]`` — swept, pushed and entered by
+    hand alike; an item matching several topics counts in each."""
     negative = case((col(MonitoredItem.sentiment) == "negative", 1), else_=0)
-    rows = session.exec(
-        select(MonitoredItem.topic_key, func.count(), func.sum(negative))
-        .where(col(MonitoredItem.ingested_at) >= since, MonitoredItem.topic_key != "")
-        .group_by(col(MonitoredItem.topic_key))
-    ).all()
+    stmt = (
+        select(MonitoredItemTopic.topic_key, func.count(), func.sum(negative))
+        .join(MonitoredItem, col(MonitoredItem.id) == col(MonitoredItemTopic.item_id))
+        .where(col(MonitoredItemTopic.ingested_at) > after)
+    )
+    if until is not None:
+        stmt = stmt.where(col(MonitoredItemTopic.ingested_at) <= until)
+    if topic is not None:
+        stmt = stmt.where(MonitoredItemTopic.topic_key == topic)
+    rows = session.exec(stmt.group_by(col(MonitoredItemTopic.topic_key))).all()
     return {k: (int(n), int(neg or 0)) for k, n, neg in rows}
+
+
+def high_risk_in(session: Session, topic: str, after: datetime, until: datetime) -> int:
+    """High-risk items of ``topic`` ingested in ``(after, until]`` (for the sweep's statistics)."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(MonitoredItemTopic)
+            .join(MonitoredItem, col(MonitoredItem.id) == col(MonitoredItemTopic.item_id))
+            .where(
+                MonitoredItemTopic.topic_key == topic,
+                col(MonitoredItemTopic.ingested_at) > after,
+                col(MonitoredItemTopic.ingested_at) <= until,
+                MonitoredItem.risk_level == RiskLevel.high.value,
+            )
+        ).one()
+    )
 
 
 def ingest(
@@ -131,10 +166,14 @@ def ingest(
     for row in rows:
         assert row.id is not None
         result.stored.append(row.id)
+        for key in dict.fromkeys(row.topics):
+            session.add(MonitoredItemTopic(item_id=row.id, topic_key=key, ingested_at=row.ingested_at))
         if row.watch_status:
             result.watch += 1
-        if row.risk_level == RiskLevel.high.value and row.topic_key:
-            result.high_risk[row.topic_key].append(row.id)
+        if row.risk_level == RiskLevel.high.value:
+            for key in dict.fromkeys(row.topics):  # escalated for every topic it matches
+                result.high_risk[key].append(row.id)
+    session.flush()
     return result
 
 
@@ -192,10 +231,11 @@ def items(
     watch: bool | None,
     limit: int,
 ) -> list[MonitoredItem]:
-    """Stored items matching every given filter (``watch``: only those awaiting a person); newest first."""
+    """Stored items matching every given filter (``watch``: true only those awaiting a person, false only
+    those not awaiting one); newest first."""
     stmt = select(MonitoredItem)
-    if topic:
-        stmt = stmt.where(MonitoredItem.topic_key == topic)
+    if topic:  # every item that matches the topic, not only those where it came first
+        stmt = stmt.where(col(MonitoredItem.id).in_(in_topic(topic)))
     if risk:
         stmt = stmt.where(MonitoredItem.risk_level == risk.value)
     if sentiment:
@@ -206,8 +246,10 @@ def items(
         stmt = stmt.where(col(MonitoredItem.ingested_at) >= since)
     if until:
         stmt = stmt.where(col(MonitoredItem.ingested_at) < until)
-    if watch is not None:
-        stmt = stmt.where(MonitoredItem.watch_status == "pending") if watch else stmt
+    if watch is True:
+        stmt = stmt.where(MonitoredItem.watch_status == "pending")
+    elif watch is False:
+        stmt = stmt.where(MonitoredItem.watch_status != "pending")
     return list(session.exec(stmt.order_by(col(MonitoredItem.id).desc()).limit(limit)).all())
 
 
@@ -221,3 +263,51 @@ def watch_queue(session: Session, limit: int) -> list[MonitoredItem]:
             .limit(limit)
         ).all()
     )
+
+
+def in_topic(topic: str) -> Any:
+    """The ids of the items that match ``topic`` (a subquery)."""
+    return select(MonitoredItemTopic.item_id).where(MonitoredItemTopic.topic_key == topic)
+
+
+def mark_escalated(session: Session, topic: str, item_ids: list[int], incident_id: int) -> list[MonitoredItem]:
+    """Record that the items went to the topic's incident (per topic; the item keeps its first incident)."""
+    links = session.exec(
+        select(MonitoredItemTopic).where(
+            MonitoredItemTopic.topic_key == topic, col(MonitoredItemTopic.item_id).in_(item_ids)
+        )
+    ).all()
+    for link in links:
+        link.incident_id = incident_id
+        session.add(link)
+    rows = list(session.exec(select(MonitoredItem).where(col(MonitoredItem.id).in_(item_ids))).all())
+    for r in rows:
+        r.incident_id = r.incident_id or incident_id
+        session.add(r)
+    return rows
+
+
+def record_escalations(session: Session, high_risk: dict[str, list[int]], skip: str = "") -> list[str]:
+    """High-risk items go to each matching topic's monitoring workflow (all but ``skip``, the caller's own):
+    a ``high_risk`` signal-with-start recorded in the caller's transaction (db/outbox.py), so an escalation
+    survives a failed signal. Returns the outbox keys to dispatch."""
+    keys = []
+    for key, item_ids in sorted(high_risk.items()):
+        row = topic_by_key(session, key)
+        if row is None or key == skip or not item_ids:
+            continue
+        spec = TopicSpec.model_validate(row.spec)
+        wid = ids.monitor(key)
+        batch = hashlib.sha256(",".join(map(str, sorted(item_ids))).encode()).hexdigest()[:16]
+        rec = outbox.add_signal(
+            session,
+            f"{wid}:high_risk:{batch}",
+            wid,
+            "MonitoringWorkflow",
+            MonitorInput(spec=spec),
+            "high_risk",
+            HighRisk(item_ids=item_ids),
+            summary=f"舆情监测：{spec.name}",
+        )
+        keys.append(rec.key)
+    return keys

@@ -45,7 +45,7 @@ from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopi
 from db.monitoring import IngestResult, ingest
 from domain import ids
 from domain.monitoring import RawItem, TopicSpec
-from domain.monitoring_io import HighRisk, MonitorInput, MonitorState
+from domain.monitoring_io import MonitorInput, MonitorState
 from domain.risk import RiskLevel
 from domain.roles import Role
 from domain.sentiment import Sentiment
@@ -75,28 +75,8 @@ def _record_monitor(session: SessionDep, spec: TopicSpec) -> str:
 
 
 def _record_escalations(session: SessionDep, res: IngestResult) -> list[str]:
-    """High-risk items go to their topic's monitoring workflow at once: a signal-with-start recorded with
-    the items (db/outbox.py), so an escalation survives a failed signal."""
-    keys = []
-    for key, item_ids in sorted(res.high_risk.items()):
-        row = monitoring.topic_by_key(session, key)
-        if row is None:
-            continue
-        spec = TopicSpec.model_validate(row.spec)
-        wid = ids.monitor(key)
-        batch = hashlib.sha256(",".join(map(str, sorted(item_ids))).encode()).hexdigest()[:16]
-        rec = outbox.add_signal(
-            session,
-            f"{wid}:high_risk:{batch}",
-            wid,
-            "MonitoringWorkflow",
-            MonitorInput(spec=spec),
-            "high_risk",
-            HighRisk(item_ids=item_ids),
-            summary=f"舆情监测：{spec.name}",
-        )
-        keys.append(rec.key)
-    return keys
+    """High-risk items go to every topic's monitoring workflow at once (db/monitoring.py)."""
+    return monitoring.record_escalations(session, res.high_risk)
 
 
 def _existing_topic(session: SessionDep, key: str) -> MonitorTopic:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.monitoring import MonitoringActivities
@@ -358,6 +358,62 @@ async def test_high_risk_webhook_opens_one_incident_and_watch_queue(
     assert len(items) == 2
 
 
+async def test_an_item_matching_two_topics_belongs_to_each(api: Api, time_skipping: WorkflowEnvironment) -> None:
+    """Was: an item counted only for the first topic it matched — the second topic's list, statistics,
+    spike detection and escalation never saw it; pushed items never reached the statistics; watch=false
+    did not filter; the incident record's evidence list stayed empty."""
+    from db.models import TopicStat
+
+    secret = (
+        await api.call(
+            "rc", "POST", "/monitoring/sources", {"key": "svc2", "kind": "webhook", "authority": "news"}
+        )
+    ).json()["secret"]
+    warmers = TopicSpec(key="warmers", name="暖手宝品类", groups=KeywordGroups(product=["暖手宝"]))
+    for spec in (SPEC, warmers):
+        assert (
+            await api.call("rc", "POST", "/monitoring/topics", spec.model_dump(mode="json"))
+        ).status_code == 201
+    fire = {
+        "external_id": "both-1",
+        "text": "恒星科技暖手宝充电起火爆炸，烫伤孩子，家长表示要起诉",
+        "author_followers": 2_000_000,
+        "engagement": 9000,
+        "reposts": 3000,
+    }
+    calm = {"external_id": "both-2", "text": "暖手宝冬天真的好用，恒星科技这款颜值也高", "author": "小林"}
+    r = await api.post_signed("svc2", secret, {"items": [fire, calm]})
+    assert r.status_code == 200 and set(r.json()["high_risk"]) == {"hengxing", "warmers"}, r.text
+
+    def incidents() -> list[Incident]:
+        with api.db.session() as s:
+            rows = s.exec(select(Incident).where(col(Incident.topic).in_(["hengxing", "warmers"]))).all()
+        return list(rows) if len(rows) == 2 and all(row.evidence for row in rows) else []
+
+    both = await until(incidents, "one incident per topic, each with the item as evidence", timeout=30)
+    for row in both:
+        assert [e["note"] for e in row.evidence] and "起火" in row.evidence[0]["note"], row.evidence
+    for topic in ("hengxing", "warmers"):
+        listed = (await api.call("ops", "GET", f"/monitoring/items?topic={topic}")).json()
+        assert {i["external_id"] for i in listed} == {"both-1", "both-2"}, (topic, listed)
+    pending = (await api.call("ops", "GET", "/monitoring/items?watch=true")).json()
+    settled = (await api.call("ops", "GET", "/monitoring/items?watch=false")).json()
+    assert pending and all(i["watch_status"] == "pending" for i in pending)
+    assert {i["external_id"] for i in pending}.isdisjoint({i["external_id"] for i in settled})
+    assert len(pending) + len(settled) == len((await api.call("ops", "GET", "/monitoring/items")).json())
+
+    await time_skipping.sleep(timedelta(hours=1, minutes=1))  # the next sweep counts what was pushed
+
+    def stats() -> dict[str, TopicStat]:
+        with api.db.session() as s:
+            rows = s.exec(select(TopicStat).where(col(TopicStat.volume) > 0)).all()
+        return {row.topic_key: row for row in rows} if len({row.topic_key for row in rows}) == 2 else {}
+
+    counted = await until(stats, "both topics' statistics count the pushed items", timeout=30)
+    for topic in ("hengxing", "warmers"):
+        assert counted[topic].volume == 2 and counted[topic].high_risk == 1, (topic, counted[topic])
+
+
 async def test_health_answers_while_a_1000_item_batch_is_analysed(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -426,7 +482,7 @@ def add_topic(db: Database, spec: TopicSpec, sources: list[MonitorSource]) -> No
         s.commit()
 
 
-def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database: Database) -> None:
+async def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database: Database) -> None:
     spec = SPEC.model_copy(update={"sources": ["news"]})
     add_topic(
         sqlite_database,
@@ -435,11 +491,11 @@ def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database:
     )
     acts = MonitoringActivities(sqlite_database, ConnectorRegistry(sqlite_database, {}))
     now = datetime.now(UTC)
-    res = ActivityEnvironment().run(
+    res = await ActivityEnvironment().run(
         acts.sweep, SweepInput(spec=spec, window_start=now - timedelta(hours=1), now=now)
     )
     assert res.fetched == 3 and res.stored == 2 and res.errors == []  # the unrelated story is not kept
-    again = ActivityEnvironment().run(
+    again = await ActivityEnvironment().run(
         acts.sweep, SweepInput(spec=spec, window_start=now, now=now + timedelta(hours=1))
     )
     assert again.stored == 0 and again.duplicates == 2  # the unrelated story was never kept
@@ -453,13 +509,13 @@ def test_feed_over_http_is_swept_and_labelled(feed_server: str, sqlite_database:
         broken.model_copy(update={"key": "other"}),
         [MonitorSource(key="dead", kind="rss", url="http://127.0.0.1:1/feed.xml")],
     )
-    res = ActivityEnvironment().run(
+    res = await ActivityEnvironment().run(
         acts.sweep, SweepInput(spec=broken, window_start=now, now=now + timedelta(hours=2))
     )
     assert res.errors and res.errors[0].startswith("dead:")
 
 
-def test_the_feed_fetcher_is_injected(sqlite_database: Database) -> None:
+async def test_the_feed_fetcher_is_injected(sqlite_database: Database) -> None:
     spec = SPEC.model_copy(update={"sources": ["wire"]})
     add_topic(sqlite_database, spec, [MonitorSource(key="wire", kind="rss", url="feed://wire", authority="news")])
     asked: list[str] = []
@@ -470,10 +526,49 @@ def test_the_feed_fetcher_is_injected(sqlite_database: Database) -> None:
 
     acts = MonitoringActivities(sqlite_database, ConnectorRegistry(sqlite_database, {}), fetch_feed=offline)
     now = datetime.now(UTC)
-    res = ActivityEnvironment().run(
+    res = await ActivityEnvironment().run(
         acts.sweep, SweepInput(spec=spec, window_start=now - timedelta(hours=1), now=now)
     )
     assert asked == ["feed://wire"] and res.fetched == 3 and res.stored == 2 and res.errors == []
+
+
+async def test_a_sweep_hands_high_risk_items_to_every_topic_they_match(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, tmp_path: Path
+) -> None:
+    """Was: a sweep escalated only for its own topic; the other topic never saw the item (it was stored)."""
+    db = sqlite_database
+    seed_team(db)
+    spec = SPEC.model_copy(update={"sources": ["wire"]})
+    warmers = TopicSpec(key="warmers", name="暖手宝品类", groups=KeywordGroups(product=["暖手宝"]))
+    add_topic(db, spec, [MonitorSource(key="wire", kind="rss", url="feed://wire", authority="news")])
+    add_topic(db, warmers, [])
+    fire = (
+        (FIXTURES / "news_feed.xml")
+        .read_bytes()
+        .replace("消协已介入".encode(), "消协已介入，家长起诉，烧伤".encode())
+    )
+    sandbox = SandboxPlatform(f"sqlite:///{tmp_path / 'sandbox.db'}")
+    async with content_worker(time_skipping.client, db, sandbox) as worker:
+        acts = MonitoringActivities(db, ConnectorRegistry(db, {"sandbox": sandbox}), fetch_feed=lambda _: fire)
+        env = ActivityEnvironment(client=time_skipping.client)
+        env.info = dataclasses.replace(env.info, task_queue=worker.task_queue)
+        now = datetime.now(UTC)
+        res = await env.run(acts.sweep, SweepInput(spec=spec, window_start=now - timedelta(hours=1), now=now))
+        with db.session() as s:
+            high = s.exec(select(MonitoredItem).where(MonitoredItem.risk_level == "high")).all()
+        assert high and set(res.high_risk_ids) == {h.id for h in high}, [(h.text, h.reasons) for h in high]
+        assert all(set(h.topics) == {"hengxing", "warmers"} for h in high)
+        h = time_skipping.client.get_workflow_handle("monitor-warmers")
+
+        async def escalated() -> Any:
+            st = await h.query(MonitoringWorkflow.current)
+            return st if st.last_incident_id else None
+
+        st = await until(escalated, "the other topic's workflow escalated the item", timeout=30)
+        with db.session() as s:
+            incident = s.get(Incident, st.last_incident_id)
+        assert incident is not None and incident.topic == "warmers" and incident.evidence
+    sandbox.engine.dispose()
 
 
 async def test_simultaneous_high_risk_hits_open_exactly_one_incident(
