@@ -50,12 +50,22 @@ _NOT_PLAIN = re.compile(
 )
 
 
+# A business request states no opinion either: a quote, an order, a partnership.
+_REQUEST = re.compile(
+    r"报价|报个价|询价|求购|想(要)?(批发|采购|订购|定制|合作|代理|加盟|咨询|了解)|有意(合作|采购|购买|代理)|"
+    r"做.{0,4}(代理|经销商)|(批发|团购|采购|企业|大客户)(价|报价|渠道|合作)|联系方式|怎么(购买|下单|订购)|怎样(购买|下单)"
+)
+
+
 def is_plain_question(text: str) -> bool:
-    """A question and nothing more: ends like a question (or opens with 请问, or is a short text with a
-    question word) and has no complaint word, rhetorical marker or exclamation mark."""
+    """A question (or a business request) and nothing more: ends like a question (or opens with 请问, or is
+    a short text with a question word, or asks for a quote / an order / a partnership) and has no complaint
+    word, rhetorical marker or exclamation mark."""
     t = text.rstrip(_TRAILING)
     if not t:
         return False
+    if len(t) <= 40 and _REQUEST.search(t):
+        return not _NOT_PLAIN.search(t)
     if t[-1] not in _QUESTION_MARKS and not t.startswith("请问"):
         if len(t) > 30 or not _QUESTION_WORDS.search(t):
             return False

@@ -203,7 +203,9 @@ def test_watch_queue_corrections_feed_retraining(
 
 def test_plain_questions_are_neutral_but_rhetorical_ones_are_not() -> None:
     plain = ["请问这款支持降噪吗？", "几点关门呀", "酒店有停车场吗", "这个多少钱一晚"]
+    plain += ["公司想批发两百台，请报价", "想做你们的代理，怎么联系"]  # business requests state no opinion
     loaded = ["为什么我的订单一直没发货？", "这是给人吃的吗？", "等了两个小时，还要我说什么吗？", "太难吃了吧？！"]
+    loaded += ["报价太贵了，抢钱啊"]
     got = default_model().classify(plain + loaded)
     assert [label for label, _, _ in got[: len(plain)]] == [Sentiment.neutral] * len(plain)
     assert [label for label, _, _ in got[len(plain) :]] == [Sentiment.negative] * len(loaded)
