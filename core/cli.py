@@ -507,7 +507,7 @@ def up(
             session.commit()
     db.dispose()
 
-    sup = embedded.Supervisor()
+    sup = embedded.Supervisor(status_path=embedded.supervisor_status_path(settings), say=_say)
     stop = {"signal": None}
 
     def _on_signal(signum: int, _frame: Any) -> None:
@@ -530,8 +530,8 @@ def up(
             sup,
             "the Temporal dev server",
         )
-        sup.start("worker", [sys.executable, "-m", "core.cli", "worker"], env)
-        sup.start("api", [sys.executable, "-m", "core.cli", "api"], env)
+        sup.start("worker", [sys.executable, "-m", "core.cli", "worker"], env, restart=True)
+        sup.start("api", [sys.executable, "-m", "core.cli", "api"], env, restart=True)
         health_url = f"{settings.api_base_url}/health"
         embedded.wait_until(
             lambda: stop["signal"] is not None or embedded.health_ok(health_url),
@@ -544,9 +544,7 @@ def up(
         if stop["signal"] is None:
             _banner(settings, ui_port, var, admin_token)
         while stop["signal"] is None:
-            dead = sup.first_dead()
-            if dead is not None:
-                raise embedded.EmbeddedError(f"{dead.name} exited with code {dead.proc.returncode}\n{dead.tail()}")
+            sup.watch()  # restarts a dead worker or API; a dead dev server stops the stack
             time.sleep(0.5)
         typer.echo("stopping socialops …")
     except embedded.EmbeddedError as exc:
@@ -555,6 +553,10 @@ def up(
         raise typer.Exit(1) from None
     sup.stop_all()
     typer.echo("stopped.")
+
+
+def _say(line: str) -> None:
+    typer.secho(f"socialops up: {line}", fg=typer.colors.YELLOW, err=True)
 
 
 def _seed_demo(settings: Settings, var: Path) -> None:

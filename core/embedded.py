@@ -2,13 +2,16 @@
 
 Children run in their own sessions so the terminal's Ctrl-C reaches only this supervisor, which then
 stops them in order (API, worker, Temporal). Each child also asks the kernel to SIGTERM it if the
-supervisor dies (PR_SET_PDEATHSIG), so no process outlives ``up``.
+supervisor dies (PR_SET_PDEATHSIG), so no process outlives ``up``. A worker or API that dies is restarted
+with back-off (1, 2, 4 … 30 s) and reported in the log and in ``GET /health``; the dev server's death stops
+the stack with a clear message (its data would be gone from under the others).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -18,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -101,11 +105,24 @@ def temporal_command(settings: Settings, grpc_port: int, ui_port: int, db_file: 
     ]
 
 
+RESTART_BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 60.0  # a child up this long has recovered: its back-off starts again from 1 s
+
+
 @dataclass
 class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log_path: Path | None = None
+    cmd: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    restart: bool = False  # restarted with back-off when it dies (the worker, the API)
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    failures_in_a_row: int = 0
+    last_exit_code: int | None = None
+    last_exit_at: str | None = None
+    restart_at: float | None = None  # monotonic time of the pending restart
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -115,15 +132,49 @@ class Child:
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def status(self) -> dict[str, object]:
+        restarting = self.restart_at is not None
+        return {
+            "alive": self.alive() and not restarting,
+            "pid": self.proc.pid,
+            "restarts": self.restarts,
+            "last_exit_code": self.last_exit_code,
+            "last_exit_at": self.last_exit_at,
+            "restarting_in_s": round(max(0.0, (self.restart_at or 0) - time.monotonic()), 1)
+            if restarting
+            else None,
+        }
+
 
 @dataclass
 class Supervisor:
+    """Starts the stack's processes; ``watch`` restarts a worker or API that dies (with back-off) and fails
+    the stack when a child that cannot be restarted (the Temporal dev server) dies. The state of every child
+    is written to ``status_path`` (read by ``GET /health``)."""
+
     children: list[Child] = field(default_factory=list)
     stopping: bool = False
+    status_path: Path | None = None
+    say: Callable[[str], None] = print
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path | None = None) -> Child:
+    def start(
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str],
+        log_path: Path | None = None,
+        *,
+        restart: bool = False,
+    ) -> Child:
+        child = Child(name, self._spawn(cmd, env, log_path), log_path, cmd, env, restart)
+        self.children.append(child)
+        self.write_status()
+        return child
+
+    @staticmethod
+    def _spawn(cmd: list[str], env: dict[str, str], log_path: Path | None) -> subprocess.Popen[bytes]:
         out = open(log_path, "ab") if log_path else None
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             cmd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -132,13 +183,51 @@ class Supervisor:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        child = Child(name, proc, log_path)
-        self.children.append(child)
-        return child
+
+    def watch(self) -> None:
+        """One supervision step: schedule or perform restarts; raise EmbeddedError when the stack must stop."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is None and child.alive():
+                if child.failures_in_a_row and now - child.started_at > STABLE_AFTER_S:
+                    child.failures_in_a_row = 0
+                continue
+            if child.restart_at is None:  # it has just died
+                code = child.proc.returncode
+                child.last_exit_code = code
+                child.last_exit_at = datetime.now(UTC).isoformat(timespec="seconds")
+                if not child.restart:
+                    raise EmbeddedError(
+                        f"{child.name} exited with code {code}; the stack cannot run without it and is "
+                        f"stopping\n{child.tail()}"
+                    )
+                delay = min(RESTART_BACKOFF_MAX_S, 2.0**child.failures_in_a_row)
+                child.failures_in_a_row += 1
+                child.restart_at = now + delay
+                self.say(f"{child.name} exited with code {code}; restarting it in {delay:g} s")
+            elif now >= child.restart_at:
+                child.proc = self._spawn(child.cmd, child.env, child.log_path)
+                child.restarts += 1
+                child.restart_at = None
+                child.started_at = now
+                self.say(f"{child.name} restarted (restart {child.restarts})")
+        self.write_status()
+
+    def write_status(self) -> None:
+        if self.status_path is None:
+            return
+        body = {
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "children": {c.name: c.status() for c in self.children},
+        }
+        tmp = self.status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(body))
+        tmp.replace(self.status_path)
 
     def stop_all(self, timeout: float = 15.0) -> None:
         self.stopping = True
         for child in reversed(self.children):  # API, then worker, then Temporal
+            child.restart_at = None
             if child.alive():
                 with contextlib.suppress(ProcessLookupError):
                     child.proc.send_signal(signal.SIGTERM)
@@ -147,6 +236,8 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     child.proc.kill()
                     child.proc.wait(5)
+        if self.status_path is not None:
+            self.status_path.unlink(missing_ok=True)
 
     def first_dead(self) -> Child | None:
         return next((c for c in self.children if not c.alive()), None)
@@ -192,6 +283,12 @@ def child_env(settings: Settings, **overrides: str) -> dict[str, str]:
         SOCIALOPS_API_PORT=str(settings.api_port),
         SOCIALOPS_VAR_DIR=str(settings.var_dir),
         SOCIALOPS_WORKER_POLL_STALE_SECONDS=str(settings.worker_poll_stale_seconds),
+        SOCIALOPS_SUPERVISOR_STATUS=str(supervisor_status_path(settings)),
     )
     env.update(overrides)
     return env
+
+
+def supervisor_status_path(settings: Settings) -> Path:
+    """Where ``up`` writes its children's state (``GET /health`` shows it)."""
+    return settings.var_dir.resolve() / "supervisor.json"

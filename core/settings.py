@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # A worker counts as polling when Temporal saw one of its polls this recently. The embedded dev
     # server expires long polls every 10 s; on a cluster with the default 60 s expiry use 90.
     worker_poll_stale_seconds: float = Field(default=30.0, gt=0)
+    supervisor_status: Path | None = Field(
+        default=None, description="Set by `socialops up`: its children's state, shown in GET /health."
+    )
 
     @field_validator("database_url")
     @classmethod

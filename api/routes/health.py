@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -52,6 +54,23 @@ async def _check_temporal_and_worker(request: Request) -> tuple[dict[str, Any], 
     return temporal, worker
 
 
+def _supervisor(request: Request) -> dict[str, Any] | None:
+    """Under ``socialops up``: each child's state (restarts, last exit) as the supervisor last wrote it."""
+    path = request.app.state.settings.supervisor_status
+    if path is None:
+        return None
+    try:
+        body = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        return {"ok": False, "error": f"supervisor status unreadable: {type(exc).__name__}"}
+    children = body.get("children", {})
+    down = sorted(name for name, c in children.items() if not c.get("alive"))
+    out: dict[str, Any] = {"ok": not down, "children": children, "updated_at": body.get("updated_at")}
+    if down:
+        out["error"] = f"restarting: {', '.join(down)}"
+    return out
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return f"timed out after {CHECK_TIMEOUT_S:g}s"
@@ -68,6 +87,9 @@ async def health(request: Request) -> JSONResponse:
 
     database, (temporal, worker) = await asyncio.gather(db_check(), _check_temporal_and_worker(request))
     components = {"database": database, "temporal": temporal, "worker": worker}
+    supervisor = await run_in_threadpool(_supervisor, request)
+    if supervisor is not None:
+        components["supervisor"] = supervisor
     ok = all(c["ok"] for c in components.values())
     return JSONResponse(
         {"status": "ok" if ok else "degraded", "components": components}, status_code=200 if ok else 503

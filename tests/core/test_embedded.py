@@ -138,6 +138,48 @@ def test_up_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
     assert "sop_" not in out and proc.returncode == 0
 
 
+def _child_running(parent: int, *words: str) -> int:
+    for pid in _children(parent):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(w.encode() in cmd for w in words) and _alive(pid):
+            return pid
+    pytest.fail(f"no child running {' '.join(words)}")
+
+
+def test_up_restarts_a_dead_worker_and_stops_when_the_dev_server_dies(tmp_path: Path) -> None:
+    api, grpc, ui = free_port(), free_port(), free_port()
+    proc = _start(tmp_path, api, grpc, ui)
+    output = Output(proc)
+    health_url = f"http://127.0.0.1:{api}/health"
+    try:
+        output.wait_for("socialops is running", proc)
+        first = _wait_healthy(health_url, proc).json()["components"]["supervisor"]
+        assert first["ok"] and first["children"]["worker"]["restarts"] == 0
+        os.kill(_child_running(proc.pid, "core.cli", "worker"), signal.SIGKILL)
+        output.wait_for("worker exited with code -9; restarting it in 1 s", proc)
+        output.wait_for("worker restarted (restart 1)", proc)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the new worker polls again: healthy, with the restart on record
+            r = httpx.get(health_url, timeout=6)
+            sup = r.json()["components"]["supervisor"]
+            if r.status_code == 200 and sup["children"]["worker"]["restarts"] == 1:
+                break
+            time.sleep(0.5)
+        assert r.status_code == 200 and sup["children"]["worker"]["last_exit_code"] == -9, r.json()
+        os.kill(_child_running(proc.pid, "server", "start-dev"), signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+    out = output.text()
+    assert proc.returncode == 1 and "temporal exited with code -9; the stack cannot run without it" in out, out
+    assert not (tmp_path / "var" / "supervisor.json").exists()
+
+
 def test_up_refuses_a_busy_port_clearly(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
