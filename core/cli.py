@@ -6,9 +6,12 @@ Over 400 lines because it is one Typer application; each command is short and im
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
+import tarfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -422,6 +425,47 @@ def api(
     app_ = create_app(settings)
     settle()
     uvicorn.run(app_, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False)
+
+
+@app.command()
+def backup(
+    output: Annotated[Path | None, typer.Option(help="Archive to write (default var/backups/…tar.gz).")] = None,
+    var_dir: VarDirOpt = None,
+) -> None:
+    """Back up the embedded data directory (application, sandbox and Temporal databases) into one archive;
+    the stack must be stopped."""
+    from core import backup as bk
+
+    settings = _settings(var_dir=var_dir)
+    if settings.database_url:
+        _fail("backup covers the embedded data directory; back up an external database with its own tools")
+    var = settings.var_dir.resolve()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = output or var / "backups" / f"socialops-{stamp}.tar.gz"
+    try:
+        manifest = bk.backup(var, target)
+    except bk.BackupError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({"archive": str(target), **manifest}, ensure_ascii=False))
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="A `socialops backup` archive.")],
+    force: Annotated[bool, typer.Option("--force", help="Move existing data aside and restore.")] = False,
+    var_dir: VarDirOpt = None,
+) -> None:
+    """Restore a backup into the embedded data directory (the stack must be stopped)."""
+    from core import backup as bk
+
+    settings = _settings(var_dir=var_dir)
+    if not archive.is_file():
+        _fail(f"{archive}: no such file")
+    try:
+        manifest = bk.restore(archive, settings.var_dir, force=force)
+    except (bk.BackupError, OSError, tarfile.TarError) as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps(manifest, ensure_ascii=False))
 
 
 @app.command()
