@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = Field(
+        default="",
+        description="The API's address as people reach it (links in calendar feeds); empty: http://api_host:api_port",
+    )
 
     content_review_sla_hours: float = Field(default=4.0, gt=0, description="Per review stage (R-4.1.3)")
     content_checkpoints_hours: list[float] = Field(
@@ -122,15 +127,78 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
+    @property
+    def public_base_url(self) -> str:
+        """Links handed to people: ``SOCIALOPS_PUBLIC_URL``, never the request's Host header."""
+        return (self.public_url or self.api_base_url).rstrip("/")
+
+
+_WEAK_WORDS = ("dev", "insecure", "change-me", "changeme", "password", "example")
+MIN_SECRET_BITS = 128.0
+
+
+def weak_secret(value: str) -> str:
+    """Why ``value`` is no production secret ("" when it will do): too short, a known placeholder word, or
+    too little entropy (estimated from its characters: a repeated character or a short alphabet fails)."""
+    if value == DEV_SECRET_KEY:
+        return "it is the development default"
+    if len(value) < 32:
+        return f"it has {len(value)} characters; at least 32 random ones are needed"
+    lowered = value.lower()
+    word = next((w for w in _WEAK_WORDS if w in lowered), None)
+    if word:
+        return f"it contains {word!r}: a placeholder, not a random value"
+    distinct = len(set(value))
+    pool = sum(
+        size
+        for size, present in (
+            (10, any(c.isdigit() for c in value)),
+            (26, any(c.islower() for c in value)),
+            (26, any(c.isupper() for c in value)),
+            (33, any(not c.isalnum() for c in value)),
+        )
+        if present
+    )
+    bits = len(value) * math.log2(max(pool, 2))
+    repeat = _repeated_run(value)
+    if distinct < 10 or repeat >= 8 or bits < MIN_SECRET_BITS:
+        why = (
+            f"only {distinct} distinct characters"
+            if distinct < 10
+            else f"a {repeat}-character run repeats"
+            if repeat >= 8
+            else f"about {bits:.0f} bits"
+        )
+        return (
+            f"it looks far from random ({why}); generate one, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    return ""
+
+
+def _repeated_run(value: str) -> int:
+    """Length of the longest substring that occurs twice (a pattern typed twice is not random)."""
+    best = 0
+    for size in range(4, len(value) // 2 + 1):
+        seen = set()
+        found = False
+        for i in range(len(value) - size + 1):
+            chunk = value[i : i + size]
+            if chunk in seen:
+                found = True
+                break
+            seen.add(chunk)
+        if not found:
+            break
+        best = size
+    return best
+
 
 def production_problems(settings: Settings) -> list[str]:
     problems: list[str] = []
-    secret = settings.secret_key.get_secret_value()
-    if secret == DEV_SECRET_KEY or len(secret) < 32:
-        problems.append(
-            "SOCIALOPS_SECRET_KEY must be set to a random value of at least 32 characters in production "
-            "(the development default is refused)"
-        )
+    why = weak_secret(settings.secret_key.get_secret_value())
+    if why:
+        problems.append(f"SOCIALOPS_SECRET_KEY is refused in production: {why}")
     if not settings.database_url:
         problems.append("SOCIALOPS_DATABASE_URL must be set explicitly in production")
     return problems

@@ -108,6 +108,43 @@ def revoke_tokens(session: Session, user_id: int) -> int:
     return len(rows)
 
 
+FEED_PURPOSE = "calendar-feed-key"
+
+
+def feed_key(session: Session, user: User, secret_key: str, *, rotate: bool = False) -> str:
+    """The user's calendar feed key: random, sealed at rest; made on first use (or ``rotate``), so a
+    deactivated user's key, once revoked, never comes back (a reactivated user gets a new one)."""
+    from core.sealing import Sealer
+
+    sealer = Sealer(secret_key, FEED_PURPOSE)
+    if user.feed_key_sealed and not rotate:
+        return sealer.open(user.feed_key_sealed, f"user:{user.id}").decode()
+    key = secrets.token_urlsafe(24)
+    user.feed_key_sealed = sealer.seal(key.encode(), f"user:{user.id}")
+    session.add(user)
+    session.flush()
+    return key
+
+
+def feed_key_matches(user: User, key: str, secret_key: str) -> bool:
+    from core.sealing import Sealer, SealError
+
+    if not user.active or not user.feed_key_sealed:
+        return False
+    try:
+        expected = Sealer(secret_key, FEED_PURPOSE).open(user.feed_key_sealed, f"user:{user.id}")
+    except SealError:
+        return False
+    return secrets.compare_digest(key.encode(), expected)
+
+
+def revoke_feed_key(session: Session, user: User) -> bool:
+    had = bool(user.feed_key_sealed)
+    user.feed_key_sealed = ""
+    session.add(user)
+    return had
+
+
 def authenticate(session: Session, token: str) -> Principal | None:
     """Resolve a bearer token to an active user's principal, or ``None``."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()

@@ -52,6 +52,8 @@ class User(SQLModel, table=True):
     display_name: str = Field(default="", max_length=128)
     active: bool = Field(default=True)
     created_at: datetime = _ts()
+    # the calendar feed's random key, sealed (core/sealing.py); "" = none (revoked on deactivation)
+    feed_key_sealed: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
 
 
 class UserRole(SQLModel, table=True):

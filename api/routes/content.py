@@ -5,8 +5,6 @@ Over 400 lines because the content lifecycle has many steps, each a thin route o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -27,7 +25,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, from_request
-from api.resources import ContentItemDep
+from api.resources import ContentItemDep, user_record
 from api.schemas.content import (
     ContentCreate,
     ContentDetailPublic,
@@ -45,7 +43,7 @@ from api.schemas.content import (
 )
 from api.workflows import DoorDep, actor
 from core.settings import Settings
-from db import audit, content, outbox, platform_accounts
+from db import accounts, audit, content, outbox, platform_accounts
 from db.accounts import Principal
 from db.models import ContentItem, ContentVersion, ProcessStart, User
 from domain import ids
@@ -212,17 +210,32 @@ def _query(
     return content.schedule(session, start, end, platform, owner, stage, limit)
 
 
-def feed_key(settings: Settings, user_id: int) -> str:
-    secret = settings.secret_key.get_secret_value().encode()
-    return hmac.new(secret, f"ics:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+def _feed_url(settings: Settings, session: SessionDep, user_id: int, *, rotate: bool) -> FeedUrlPublic:
+    user = user_record(user_id, session)
+    key = accounts.feed_key(session, user, settings.secret_key.get_secret_value(), rotate=rotate)
+    return FeedUrlPublic(url=f"{settings.public_base_url}/content/calendar.ics?user={user_id}&key={key}")
 
 
 @router.get("/calendar-feed", response_model=FeedUrlPublic, summary="A private .ics URL for calendar apps")
-def calendar_feed_url(principal: AnyUserDep, settings: SettingsDep, request: Request) -> FeedUrlPublic:
-    base = str(request.base_url).rstrip("/")
-    return FeedUrlPublic(
-        url=f"{base}/content/calendar.ics?user={principal.user_id}&key={feed_key(settings, principal.user_id)}"
-    )
+def calendar_feed_url(principal: AnyUserDep, settings: SettingsDep, session: SessionDep) -> FeedUrlPublic:
+    """Built from ``SOCIALOPS_PUBLIC_URL`` (never the Host header); the key is random per user."""
+    out = _feed_url(settings, session, principal.user_id, rotate=False)
+    session.commit()
+    return out
+
+
+@router.post(
+    "/calendar-feed/rotate",
+    response_model=FeedUrlPublic,
+    summary="A new private .ics URL; the old one stops working",
+)
+def rotate_calendar_feed(
+    principal: AnyUserDep, settings: SettingsDep, session: SessionDep, rid: RequestIdDep
+) -> FeedUrlPublic:
+    out = _feed_url(settings, session, principal.user_id, rotate=True)
+    audit.record(session, principal, "calendar_feed.rotate", f"user:{principal.user_id}", rid)
+    session.commit()
+    return out
 
 
 @router.get("/calendar.ics", summary="The publishing schedule as iCalendar (bearer token or feed key)")
@@ -239,7 +252,7 @@ async def calendar_ics(
 ) -> Response:
     if user is not None and key is not None:
         row = session.get(User, user)
-        if row is None or not row.active or not hmac.compare_digest(key, feed_key(settings, user)):
+        if row is None or not accounts.feed_key_matches(row, key, settings.secret_key.get_secret_value()):
             raise ApiError(401, "unauthenticated", "the calendar feed key is invalid")
     else:
         await require_roles()(request, request.app.state.db)

@@ -97,7 +97,15 @@ def deactivate(user_id: int, principal: AdminDep, session: SessionDep, rid: Requ
     user.active = False
     session.add(user)
     revoked = accounts.revoke_tokens(session, user_id)
-    audit.record(session, principal, "user.deactivate", f"user:{user_id}", rid, {"tokens_revoked": revoked})
+    feed = accounts.revoke_feed_key(session, user)
+    audit.record(
+        session,
+        principal,
+        "user.deactivate",
+        f"user:{user_id}",
+        rid,
+        {"tokens_revoked": revoked, "calendar_feed_revoked": feed},
+    )
     session.commit()
     return UserPublic.of(session, user)
 

@@ -160,7 +160,7 @@ async def test_review_through_the_api(api: Api, time_skipping: WorkflowEnvironme
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")
     assert f"UID:content-{cid}@socialops" in ics.text and "BEGIN:VCALENDAR" in ics.text
     assert (await api.call("", "GET", "/content/calendar.ics")).status_code == 401
-    feed = (await api.call("brand", "GET", "/content/calendar-feed")).json()["url"].removeprefix("http://t")
+    feed = (await api.call("brand", "GET", "/content/calendar-feed")).json()["url"].removeprefix(PUBLIC)
     assert (await api.client.get(feed)).status_code == 200
     assert (await api.client.get(feed[:-4] + "abcd")).status_code == 401
 
@@ -335,3 +335,38 @@ async def test_bad_input_to_every_endpoint_names_the_field(api: Api, time_skippi
     assert r.status_code == 404
     r = await api.call("creator", "POST", "/content/99999/submit", json={})
     assert r.status_code == 404
+
+
+PUBLIC = "http://127.0.0.1:8000"  # test settings: no SOCIALOPS_PUBLIC_URL, so http://api_host:api_port
+
+
+async def test_calendar_feed_keys_are_random_rotatable_and_die_with_the_account(api: Api) -> None:
+    """Was: the key was derived from the server secret and the user id (never rotatable, revived with the
+    account) and the URL took the request's Host header."""
+    from tests.conftest import make_user
+
+    admin = make_user(api.db, "feed-admin", Role.admin)
+    spoofed = {"Authorization": f"Bearer {api.people.tokens['brand']}", "Host": "evil.example"}
+    first = (await api.client.get("/content/calendar-feed", headers=spoofed)).json()["url"]
+    assert first.startswith(f"{PUBLIC}/content/calendar.ics?user=") and "evil" not in first
+    assert (await api.call("brand", "GET", "/content/calendar-feed")).json()["url"] == first  # stable
+    other = (await api.call("ops", "GET", "/content/calendar-feed")).json()["url"]
+    assert other.split("key=")[1] != first.split("key=")[1]
+    with api.db.session() as s:
+        from sqlmodel import select
+
+        from db.models import User
+
+        row = s.exec(select(User).where(User.name == "brand")).one()
+        assert row.feed_key_sealed and first.split("key=")[1] not in row.feed_key_sealed  # sealed at rest
+    rotated = (await api.call("brand", "POST", "/content/calendar-feed/rotate")).json()["url"]
+    assert rotated != first
+    assert (await api.client.get(first.removeprefix(PUBLIC))).status_code == 401
+    assert (await api.client.get(rotated.removeprefix(PUBLIC))).status_code == 200
+
+    uid = rotated.split("user=")[1].split("&")[0]
+    auth = {"Authorization": f"Bearer {admin}"}
+    assert (await api.client.post(f"/users/{uid}/deactivate", headers=auth)).status_code == 200
+    assert (await api.client.get(rotated.removeprefix(PUBLIC))).status_code == 401
+    assert (await api.client.post(f"/users/{uid}/activate", headers=auth)).status_code == 200
+    assert (await api.client.get(rotated.removeprefix(PUBLIC))).status_code == 401  # not revived

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from core.cli import app
 from core.settings import DEV_SECRET_KEY, Environment, SettingsError, load_settings
 
-STRONG = "x" * 48
+STRONG = "Hq3vZ8kT1mW6pR0yL5nB9cX2fJ7sD4gA"  # 32 random characters
 
 
 def test_dev_defaults_use_sqlite_under_var() -> None:
@@ -53,3 +53,29 @@ def test_cli_refuses_to_start_in_production_with_dev_secret(monkeypatch: pytest.
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 2, command
         assert "SOCIALOPS_SECRET_KEY" in result.output
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("x" * 40, "only 1 distinct"),
+        ("ab" * 20, "only 2 distinct"),
+        ("0123456789abcdef" * 2, "run repeats"),
+        ("my-dev-key-" + "Q7f2kP9xLm3RtV8wZb1NcdEe", "contains 'dev'"),
+        ("insecure-" + "Q7f2kP9xLm3RtV8wZb1NcdEe", "contains 'insecure'"),
+        ("please-change-me-" + "Q7f2kP9xLm3RtV8wZb1N", "contains 'change-me'"),
+        ("Q7f2kP9xLm3RtV8", "15 characters"),
+    ],
+)
+def test_production_refuses_weak_secrets_by_entropy(secret: str, why: str) -> None:
+    with pytest.raises(SettingsError, match="SOCIALOPS_SECRET_KEY") as err:
+        load_settings(environment="production", database_url="postgresql://db/prod", secret_key=secret)
+    assert why in str(err.value)
+
+
+def test_generated_secrets_pass() -> None:
+    import secrets
+
+    from core.settings import weak_secret
+
+    assert weak_secret(secrets.token_hex(32)) == "" and weak_secret(STRONG) == ""
