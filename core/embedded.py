@@ -40,6 +40,7 @@ class EmbeddedError(RuntimeError):
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
+    os.umask(0o077)  # what the stack writes (Temporal's state, the sandbox store, logs) is the owner's only
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 

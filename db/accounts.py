@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from db.models import ApiToken, User, UserRole, utcnow
@@ -96,6 +98,10 @@ def set_roles(session: Session, user_id: int, roles: list[Role]) -> None:
     session.flush()
 
 
+def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).where(ApiToken.user_id == user_id).order_by(col(ApiToken.id))).all())
+
+
 def revoke_tokens(session: Session, user_id: int) -> int:
     rows = session.exec(
         select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
@@ -145,6 +151,9 @@ def revoke_feed_key(session: Session, user: User) -> bool:
     return had
 
 
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
 def authenticate(session: Session, token: str) -> Principal | None:
     """Resolve a bearer token to an active user's principal, or ``None``."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
@@ -153,6 +162,14 @@ def authenticate(session: Session, token: str) -> Principal | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active or user.id is None:
         return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
+        row.last_used_at = now  # at most one write a minute per token, not one per request
+        session.add(row)
+        try:
+            session.commit()
+        except OperationalError:  # a busy database must not refuse a valid token
+            session.rollback()
     return Principal(user_id=user.id, name=user.name, roles=frozenset(roles_of(session, user.id)), token_id=row.id)
 
 

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Depends
 from api.deps import RequestIdDep, SessionDep, require_roles
 from api.errors import bad_request, conflict
 from api.resources import user_record
-from api.schemas.users import RolesUpdate, TokenCreate, TokenCreated, UserCreate, UserCreated, UserPublic
+from api.schemas.users import (
+    RolesUpdate,
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+    UserCreate,
+    UserCreated,
+    UserPublic,
+)
 from db import accounts, audit
 from db.accounts import AccountError, Principal
 from domain.roles import Role
@@ -72,6 +80,12 @@ def set_roles(
     )
     session.commit()
     return UserPublic.of(session, user)
+
+
+@router.get("/{user_id}/tokens", response_model=list[TokenPublic], summary="The user's tokens, with last use")
+def list_tokens(user_id: int, _: AdminDep, session: SessionDep) -> list[TokenPublic]:
+    user_record(user_id, session)
+    return [TokenPublic.model_validate(t, from_attributes=True) for t in accounts.tokens_of(session, user_id)]
 
 
 @router.post("/{user_id}/tokens", response_model=TokenCreated, status_code=201)

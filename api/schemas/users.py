@@ -65,3 +65,14 @@ class UserCreated(BaseModel):
 class TokenCreated(BaseModel):
     token: str
     prefix: str
+
+
+class TokenPublic(BaseModel):
+    """A token as people may see it: never the token itself."""
+
+    id: int
+    prefix: str
+    label: str
+    created_at: datetime
+    last_used_at: datetime | None  # to the minute
+    revoked_at: datetime | None

@@ -178,3 +178,20 @@ def test_malformed_json_names_the_body(client: TestClient, database: Database) -
         headers={**bearer(token), "content-type": "application/json"},
     )
     assert r.status_code == 422 and r.json()["field"] == "body" and "not valid JSON" in r.json()["message"]
+
+
+def test_tokens_record_their_last_use_and_are_listed_without_the_secret(
+    client: TestClient, database: Database
+) -> None:
+    admin = make_user(database, "root2", Role.admin)
+    agent = make_user(database, "agent2", Role.interaction_agent)
+    uid = client.get("/me", headers=bearer(agent)).json()["id"]
+    listed = client.get(f"/users/{uid}/tokens", headers=bearer(admin)).json()
+    assert len(listed) == 1 and listed[0]["last_used_at"] is not None  # the /me call above
+    assert agent not in json.dumps(listed) and listed[0]["prefix"] == agent[:10]
+    first = listed[0]["last_used_at"]
+    client.get("/me", headers=bearer(agent))
+    assert (
+        client.get(f"/users/{uid}/tokens", headers=bearer(admin)).json()[0]["last_used_at"] == first
+    )  # per minute
+    assert client.get(f"/users/{uid}/tokens", headers=bearer(agent)).status_code == 403

@@ -123,6 +123,8 @@ def test_up_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
     time.sleep(0.5)
     assert [p for p in children if _alive(p)] == []
     assert (tmp_path / "var" / "socialops.db").exists() and (tmp_path / "var" / "temporal.db").exists()
+    for name in ("socialops.db", "temporal.db", "sandbox.db"):  # personal data: the owner's only
+        assert (tmp_path / "var" / name).stat().st_mode & 0o777 == 0o600, name
 
     # Second run reuses the data: no new admin token, the first one still works.
     proc = _start(tmp_path, api, grpc, ui)
