@@ -532,6 +532,21 @@ class TaskUpdate(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class TaskReassign(BaseModel):
+    """The commander (or ops_head, leadership) hands an open task to someone else."""
+
+    actor: Actor
+    number: int
+    owner: str = Field(min_length=1, max_length=64)
+    note: str = Field(default="", max_length=2000)
+
+
+class TaskReassigned(BaseModel):
+    owner: str
+    by: str
+    note: str = ""
+
+
 class TaskResult(BaseModel):
     status: TaskStatus
     note: str = ""

@@ -39,6 +39,7 @@ from api.schemas.incidents import (
     StatementCreate,
     TaskCreate,
     TaskDoneIn,
+    TaskReassignIn,
 )
 from api.workflows import DoorDep, actor
 from db import audit
@@ -61,6 +62,7 @@ from domain.emergency import (
     Statement,
     StatementOverride,
     StatementRef,
+    TaskReassign,
     TaskRecord,
     TaskRequest,
     TaskResult,
@@ -459,6 +461,39 @@ async def complete_task(
     )
     session.commit()
     return result
+
+
+@router.post(
+    "/{incident_id}/tasks/{number}/reassign",
+    response_model=TaskRecord,
+    summary="Hand an open task to someone else (the commander, ops_head or leadership)",
+)
+async def reassign_task(
+    incident_id: int,
+    number: int,
+    incident: IncidentDep,
+    body: TaskReassignIn,
+    principal: TeamDep,
+    session: SessionDep,
+    client: TemporalDep,
+    rid: RequestIdDep,
+) -> TaskRecord:
+    """A task is completed by its owner only; to have someone else do it, reassign it (audited, and the
+    new owner is notified)."""
+    require_person(session, "owner", body.owner)
+    req = TaskReassign(actor=actor(principal), number=number, owner=body.owner, note=body.note)
+    rec: TaskRecord = await wf.send(
+        session,
+        client,
+        principal,
+        rid,
+        incident,
+        EmergencyWorkflow.reassign_task,
+        req,
+        action="incident.task_reassign",
+        detail={"task": number, **body.model_dump()},
+    )
+    return rec
 
 
 @router.post("/{incident_id}/resolve", response_model=IncidentState)

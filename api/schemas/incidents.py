@@ -111,6 +111,11 @@ class TaskDoneIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class TaskReassignIn(BaseModel):
+    owner: str = Field(min_length=1, max_length=64, description="An active user's name")
+    note: str = Field(default="", max_length=2000)
+
+
 class ResolveIn(BaseModel):
     summary: str = Field(min_length=1, max_length=5000)
     waive_reason: str = Field(default="", max_length=2000)

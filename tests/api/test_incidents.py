@@ -170,7 +170,25 @@ async def test_incident_through_the_api(api: Api) -> None:
     r = await api.call("ops", "POST", f"/incidents/{iid}/resolve", {"summary": "已致歉"})
     assert r.status_code == 422 and r.json()["field"] == "waive_reason"
     r = await api.call("mkt", "POST", f"/incidents/{iid}/tasks/1/complete", {"note": "x"})
-    assert r.status_code == 403  # neither the owner nor a supervisor
+    assert r.status_code == 403  # not the owner
+    r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/1/complete", {"note": "代为完成"})
+    assert r.status_code == 403 and "reassign" in r.json()["message"]  # was: supervisors completed for others
+    r = await api.call("agent", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "ops"})
+    assert r.status_code == 403  # only the commander, ops_head or leadership hands a task on
+    r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "nobody"})
+    assert r.status_code == 422 and r.json()["field"] == "owner"
+    r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "rc", "note": "改由风控回访"})
+    assert r.status_code == 200 and r.json()["owner"] == "rc", r.text
+    r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "agent"})
+    assert r.status_code == 200 and r.json()["owner"] == "agent"  # and back
+    d = await api.wait(iid, lambda d: d["state"]["tasks"][0]["owner"] == "agent", "the state shows the owner")
+    assert [e["kind"] for e in d["timeline"]].count("task_reassigned") == 2
+
+    async def told() -> Any:
+        mine = (await api.call("rc", "GET", "/notifications")).json()
+        return [n for n in mine if n["subject"].startswith("任务转交给你")]
+
+    assert "改由风控回访" in (await until(told, "the new owner was told"))[0]["body"]
     assert (
         await api.call("agent", "POST", f"/incidents/{iid}/tasks/1/complete", {"note": "顾客已接受致歉"})
     ).status_code == 200
@@ -201,6 +219,8 @@ async def test_incident_through_the_api(api: Api) -> None:
         },
     )
     assert r.status_code == 422 and r.json()["field"] == "action_items.0.owner", r.text  # was: accepted
+    r = await api.call("rc", "POST", f"/incidents/{iid}/postmortem", {"causes": "x", "lessons": "y"})
+    assert r.status_code == 403 and "commander or leadership" in r.json()["message"]  # was: risk_compliance too
     r = await api.call(
         "ops",
         "POST",

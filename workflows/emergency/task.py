@@ -11,11 +11,9 @@ from workflows.timers import at, wait_until
 
 with workflow.unsafe.imports_passed_through():
     from core.temporal import SA_MODE, SA_OWNER, SA_PROCESS, SA_STAGE
-    from domain.emergency import Mode, TaskInput, TaskResult, TaskStatus, TaskUpdate
+    from domain.emergency import Mode, TaskInput, TaskReassigned, TaskResult, TaskStatus, TaskUpdate
     from domain.errors import conflict, forbidden
     from domain.roles import Role
-
-SUPERVISORS = frozenset({Role.ops_head, Role.leadership})
 
 
 @workflow.defn
@@ -23,6 +21,8 @@ class IncidentTaskWorkflow:
     @workflow.init
     def __init__(self, inp: TaskInput) -> None:
         self.inp = inp
+        self.owner = inp.owner  # the commander may hand the task on (reassigned)
+        self.reassignments = 0
         self.result: TaskResult | None = None
 
     @workflow.query
@@ -38,10 +38,29 @@ class IncidentTaskWorkflow:
     def _check_complete(self, req: TaskUpdate) -> None:
         if self.result is not None:
             raise conflict("stage", f"the task is already {self.result.status.value}")
-        if req.actor.name != self.inp.owner and not req.actor.holds(SUPERVISORS):
+        if req.actor.name != self.owner:  # nobody completes a task on someone else's behalf
             raise forbidden(
-                "actor", "only the task owner, ops_head or leadership may complete it", req.actor, SUPERVISORS
+                "actor",
+                f"only the task's owner ({self.owner}) completes it; the commander may reassign it",
+                req.actor,
+                frozenset(),
             )
+
+    @workflow.signal
+    async def reassigned(self, change: TaskReassigned) -> None:
+        """From the incident's process (EmergencyWorkflow.reassign_task): the new owner is told at once."""
+        if self.result is not None:
+            return
+        self.owner = change.owner
+        self.reassignments += 1
+        workflow.upsert_search_attributes([SA_OWNER.value_set(change.owner)])
+        await self._notify(
+            "info",
+            f"任务转交给你：{self.inp.title}",
+            f"由 {change.by} 转交（{change.note or '无备注'}），截止 {self.inp.due_at.isoformat()}",
+            f"assigned-{self.reassignments}",
+            self.inp.mode is Mode.drill,
+        )
 
     @workflow.run
     async def run(self, inp: TaskInput) -> TaskResult:
@@ -60,12 +79,12 @@ class IncidentTaskWorkflow:
             for when, kind, what in ((remind_at, "reminder", "即将到期"), (inp.due_at, "escalation", "已逾期")):
                 if await wait_until(lambda: self.result is not None, at(when), summary=f"task-{kind}"):
                     break
-                await self._notify(kind, f"任务{what}：{inp.title}", f"负责人 {inp.owner}", kind, drill)
+                await self._notify(kind, f"任务{what}：{inp.title}", f"负责人 {self.owner}", kind, drill)
                 if kind == "escalation":
                     await self._notify(
                         kind,
                         f"任务{what}：{inp.title}",
-                        f"负责人 {inp.owner}",
+                        f"负责人 {self.owner}",
                         "escalation-ops",
                         drill,
                         role=Role.ops_head.value,
@@ -85,7 +104,7 @@ class IncidentTaskWorkflow:
             kind,
             subject,
             body,
-            user="" if role else self.inp.owner,
+            user="" if role else self.owner,
             role=role,
             ref=f"incident:{self.inp.incident_id}",
             drill=drill,
