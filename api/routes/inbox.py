@@ -67,6 +67,7 @@ from workflows.interaction import InteractionWorkflow
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 
 PlatformDep = Annotated[Principal, Depends(require_roles(Role.platform_admin, Role.admin))]
+IngestDep = Annotated[Principal, Depends(require_roles(Role.platform_admin))]  # platform adapters only
 
 
 @router.get("", response_model=list[InteractionPublic], summary="The inbox, with filters")
@@ -365,7 +366,7 @@ async def ingest(
     platform: Platform,
     account: str,
     body: IngestIn,
-    principal: PlatformDep,
+    principal: IngestDep,
     session: SessionDep,
     client: MaybeTemporalDep,
     settings: SettingsDep,
