@@ -177,7 +177,9 @@ async def test_incident_through_the_api(api: Api) -> None:
     assert r.status_code == 403  # only the commander, ops_head or leadership hands a task on
     r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "nobody"})
     assert r.status_code == 422 and r.json()["field"] == "owner"
-    r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "rc", "note": "改由风控回访"})
+    r = await api.call(
+        "ops", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "rc", "note": "改由风控回访"}
+    )
     assert r.status_code == 200 and r.json()["owner"] == "rc", r.text
     r = await api.call("ops", "POST", f"/incidents/{iid}/tasks/1/reassign", {"owner": "agent"})
     assert r.status_code == 200 and r.json()["owner"] == "agent"  # and back
