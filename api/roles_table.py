@@ -44,7 +44,7 @@ def markdown(app: FastAPI) -> str:
     for route in iter_api_routes(app.routes):
         if not route.include_in_schema and route.path not in PUBLIC_PATHS:
             continue
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+        for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
             rows[(route.path, method)] = _who(route, PUBLIC_PATHS, SELF_AUTHENTICATED_PATHS)
     lines = ["| method | route | who may call it |", "| --- | --- | --- |"]
     lines += [f"| {m} | `{p}` | {who} |" for (p, m), who in sorted(rows.items())]

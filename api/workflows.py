@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -21,6 +25,8 @@ from db.engine import Database
 from db.models import ContentItem, Incident, Interaction
 from domain.errors import ErrorKind
 from domain.kernel import Actor
+
+log = structlog.get_logger("socialops.api")
 
 _STATUS = {
     ErrorKind.conflict.value: (409, "conflict"),
@@ -111,17 +117,15 @@ class Door:
         """An update whose result decides whether anything changed (the caller audits what did)."""
         return await execute_update(self.client, record.workflow_id, update, arg)
 
-    def audit(
+    async def audit(
         self,
         principal: Principal,
         record: ContentItem | Incident | Interaction | Campaign,
         action: str,
         detail: dict[str, Any],
     ) -> None:
-        audit.record(
-            self.session, principal, action, f"{_TARGETS[type(record)]}:{record.id}", self.request_id, detail
-        )
-        self.session.commit()
+        target = f"{_TARGETS[type(record)]}:{record.id}"
+        await write_audit(self.session, principal, action, target, self.request_id, detail)
 
 
 def door(session: SessionDep, client: TemporalDep, rid: RequestIdDep) -> Door:
@@ -148,11 +152,46 @@ async def update_and_audit(
     request_id: str,
     detail: dict[str, Any] | None = None,
 ) -> Any:
-    """Send a workflow update to ``workflow_id``; only an accepted one is written to the audit log."""
+    """Send a workflow update to ``workflow_id``; only an accepted one is written to the audit log.
+
+    No database transaction stays open across the wait for Temporal (SQLite would hold its lock), and the
+    audit row is written off the event loop; if it cannot be written even after retries, the caller is
+    told the truth — the change was applied, its audit row is missing (503 ``audit_unavailable``)."""
+    await run_in_threadpool(session.commit)  # ends the read transaction: nothing is held while we wait
     result = await execute_update(client, workflow_id, update, arg)
-    audit.record(session, principal, action, target, request_id, detail or {})
-    session.commit()
+    await write_audit(session, principal, action, target, request_id, detail or {})
     return result
+
+
+AUDIT_RETRIES = (0.2, 0.5, 1.0)
+
+
+async def write_audit(
+    session: Session, principal: Principal, action: str, target: str, request_id: str, detail: dict[str, Any]
+) -> None:
+    """Write (and commit) the audit row of a change already applied, retrying a busy database."""
+
+    def write() -> None:
+        audit.record(session, principal, action, target, request_id, detail)
+        session.commit()
+
+    for pause in (*AUDIT_RETRIES, None):
+        try:
+            await run_in_threadpool(write)
+            return
+        except OperationalError as exc:
+            await run_in_threadpool(session.rollback)
+            if pause is None:
+                log.error(
+                    "audit row not written", action=action, target=target, request_id=request_id, error=str(exc)
+                )
+                raise ApiError(
+                    503,
+                    "audit_unavailable",
+                    f"{action} on {target} was applied, but its audit row could not be written (the database "
+                    "is busy or unavailable); the change stands — reload before repeating it",
+                ) from exc
+            await asyncio.sleep(pause)
 
 
 async def start_recorded(client: Client | None, db: Database, task_queue: str, keys: list[str]) -> set[str]:

@@ -350,7 +350,7 @@ async def submit(
     req = SubmitRequest(actor=actor(principal), version_hash=body.version_hash)
     result: SubmitResult = await door.ask(item, ContentWorkflow.submit, req)
     if result.submitted:  # a submission the self-check refused changed nothing: it is not audited
-        door.audit(principal, item, "content.submit", {"version_hash": body.version_hash})
+        await door.audit(principal, item, "content.submit", {"version_hash": body.version_hash})
     else:
         raise ApiError(
             422,

@@ -266,3 +266,38 @@ async def test_policy_checks_name_the_end_of_the_holiday_data(api: tuple[Api, Sa
     assert (await a.call("lead", "PUT", "/inbox/policy", policy)).status_code == 200
     checks = (await a.call("agent", "GET", "/inbox/policy/checks")).json()
     assert checks["calendar_warning"] is None and checks["working_hours"].startswith("周一至周五 8:00–18:00")
+
+
+async def test_an_applied_change_whose_audit_row_fails_says_so(
+    api: tuple[Api, SandboxPlatform], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: the update was applied, the audit commit failed, and the caller got a bare 500 (or was told
+    nothing changed) with no audit row. Now the audit is retried, and if it still fails the answer says the
+    change stands."""
+    import api.workflows as door
+    from sqlalchemy.exc import OperationalError
+
+    a, _ = api
+    items = {"items": [{"external_id": "aud-1", "kind": "dm", "text": "发票怎么开？", "author": "赵六"}]}
+    assert (await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)).status_code == 200
+
+    async def listed() -> int | None:
+        rows = (await a.call("agent", "GET", "/inbox")).json()
+        return next((i["id"] for i in rows if i["external_id"] == "aud-1"), None)
+
+    item_id = await until(listed, "the item listed")
+    await wait(a, item_id, lambda d: d["state"] is not None)
+    calls = []
+
+    def locked(*args: Any, **kw: Any) -> None:
+        calls.append(args)
+        raise OperationalError("INSERT INTO audit_log", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(door, "AUDIT_RETRIES", (0.01, 0.01))
+    monkeypatch.setattr(door.audit, "record", locked)
+    r = await a.call("agent", "POST", f"/inbox/{item_id}/snooze", {"until": "2099-01-01T00:00:00+08:00"})
+    assert r.status_code == 503 and r.json()["error"] == "audit_unavailable", r.text
+    assert "was applied" in r.json()["message"] and len(calls) == 3  # tried, and retried twice
+    monkeypatch.undo()
+    d = await wait(a, item_id, lambda d: d["state"]["snoozed_until"] is not None)
+    assert d["state"]["snoozed_until"].startswith("2099-01-01T00:00")  # the change stands, as it said

@@ -28,7 +28,9 @@ README = Path(__file__).parents[2] / "README.md"
 
 
 def _path(template: str) -> str:
-    return re.sub(r"\{[^}]+\}", lambda m: "999999" if m.group(0)[1:-1].endswith(("id", "number")) else "x", template)
+    return re.sub(
+        r"\{[^}]+\}", lambda m: "999999" if m.group(0)[1:-1].endswith(("id", "number")) else "x", template
+    )
 
 
 @pytest.fixture(scope="module")
