@@ -274,8 +274,9 @@ async def test_an_applied_change_whose_audit_row_fails_says_so(
     """Was: the update was applied, the audit commit failed, and the caller got a bare 500 (or was told
     nothing changed) with no audit row. Now the audit is retried, and if it still fails the answer says the
     change stands."""
-    import api.workflows as door
     from sqlalchemy.exc import OperationalError
+
+    import api.workflows as door
 
     a, _ = api
     items = {"items": [{"external_id": "aud-1", "kind": "dm", "text": "发票怎么开？", "author": "赵六"}]}
