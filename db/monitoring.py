@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import case, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -163,17 +163,20 @@ def ingest(
                 result.duplicates += 1
         rows = kept
     session.flush()
+    links = []
     for row in rows:
         assert row.id is not None
         result.stored.append(row.id)
-        for key in dict.fromkeys(row.topics):
-            session.add(MonitoredItemTopic(item_id=row.id, topic_key=key, ingested_at=row.ingested_at))
+        links += [
+            {"item_id": row.id, "topic_key": key, "ingested_at": row.ingested_at} for key in dict.fromkeys(row.topics)
+        ]
         if row.watch_status:
             result.watch += 1
         if row.risk_level == RiskLevel.high.value:
             for key in dict.fromkeys(row.topics):  # escalated for every topic it matches
                 result.high_risk[key].append(row.id)
-    session.flush()
+    if links:  # one executemany, not an ORM object per link
+        session.execute(insert(MonitoredItemTopic), links)
     return result
 
 
