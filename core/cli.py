@@ -469,13 +469,20 @@ def restore(
 
 
 @app.command()
-def check() -> None:
-    """Run the system-check workflow: proves Temporal, a worker and the database work together."""
+def check(var_dir: VarDirOpt = None) -> None:
+    """Run the system-check workflow: proves Temporal, a worker and the database work together (against the
+    stack `socialops up` runs on this data directory, whatever ports it was given)."""
+    import os
+
+    from core.embedded import running_addresses
     from core.temporal import connect
     from domain.system import SystemCheckInput
     from workflows.system import SystemCheckWorkflow
 
-    settings = _settings()
+    settings = _settings(var_dir=var_dir)
+    running = running_addresses(settings)
+    if running and "SOCIALOPS_TEMPORAL_ADDRESS" not in os.environ:
+        settings = _settings(var_dir=var_dir, temporal_address=running["temporal_address"])
 
     async def _run() -> Any:
         client = await connect(settings)
@@ -551,7 +558,11 @@ def up(
             session.commit()
     db.dispose()
 
-    sup = embedded.Supervisor(status_path=embedded.supervisor_status_path(settings), say=_say)
+    sup = embedded.Supervisor(
+        status_path=embedded.supervisor_status_path(settings),
+        say=_say,
+        facts={"temporal_address": settings.temporal_address, "api_url": settings.api_base_url},
+    )
     stop = {"signal": None}
 
     def _on_signal(signum: int, _frame: Any) -> None:

@@ -157,6 +157,7 @@ class Supervisor:
     stopping: bool = False
     status_path: Path | None = None
     say: Callable[[str], None] = print
+    facts: dict[str, str] = field(default_factory=dict)  # where the stack listens (for `socialops check`)
 
     def start(
         self,
@@ -219,6 +220,7 @@ class Supervisor:
             return
         body = {
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **self.facts,
             "children": {c.name: c.status() for c in self.children},
         }
         tmp = self.status_path.with_suffix(".tmp")
@@ -293,3 +295,26 @@ def child_env(settings: Settings, **overrides: str) -> dict[str, str]:
 def supervisor_status_path(settings: Settings) -> Path:
     """Where ``up`` writes its children's state (``GET /health`` shows it)."""
     return settings.var_dir.resolve() / "supervisor.json"
+
+
+def running_addresses(settings: Settings) -> dict[str, str]:
+    """Where a ``socialops up`` running on this data directory listens ({} when none runs)."""
+    try:
+        body = json.loads(supervisor_status_path(settings).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not any(_pid_alive(int(c.get("pid") or 0)) for c in body.get("children", {}).values()):
+        return {}
+    return {k: str(body[k]) for k in ("temporal_address", "api_url") if k in body}
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -168,7 +168,8 @@ def ingest(
         assert row.id is not None
         result.stored.append(row.id)
         links += [
-            {"item_id": row.id, "topic_key": key, "ingested_at": row.ingested_at} for key in dict.fromkeys(row.topics)
+            {"item_id": row.id, "topic_key": key, "ingested_at": row.ingested_at}
+            for key in dict.fromkeys(row.topics)
         ]
         if row.watch_status:
             result.watch += 1

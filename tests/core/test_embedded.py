@@ -113,6 +113,11 @@ def test_up_runs_everything_and_sigint_leaves_nothing(tmp_path: Path) -> None:
         assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=10).status_code == 200  # Temporal Web UI
         children = _children(proc.pid)
         assert len(children) >= 3  # dev server, worker, API
+        # `socialops check` finds the stack on its own ports (was: always tried 127.0.0.1:7233)
+        checked = subprocess.run(
+            [SOCIALOPS, "check"], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=90
+        )
+        assert checked.returncode == 0 and '"ok":true' in checked.stdout.replace(" ", ""), checked.stderr
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
