@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # A worker counts as polling when Temporal saw one of its polls this recently. The embedded dev
     # server expires long polls every 10 s; on a cluster with the default 60 s expiry use 90.
     worker_poll_stale_seconds: float = Field(default=30.0, gt=0)
+    # A worker serves GET /health on this port for Kubernetes probes (off when unset).
+    worker_health_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod
