@@ -113,7 +113,8 @@ def connect_options(settings: Settings, environ: Mapping[str, str] | None = None
     if _tls_configured(settings):
         tls = _tls_config(settings)
     elif settings.temporal_api_key.get_secret_value():
-        tls = True  # an API key travels over TLS only (as the SDK's own configuration does)
+        # An API key travels over TLS only (as in the SDK's own configuration); keep a CA or SNI from there.
+        tls = env["tls"] if isinstance(env.get("tls"), TLSConfig) else True
     else:
         tls = env.get("tls", False)
     options: dict[str, Any] = {

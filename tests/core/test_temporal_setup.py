@@ -150,6 +150,12 @@ async def test_sdk_environment_config_is_used_and_our_settings_win(
     assert (target, kw["namespace"], kw["api_key"]) == ("ours:7233", "acme.socialops", "ours-key")
 
     monkeypatch.delenv("SOCIALOPS_TEMPORAL_ADDRESS")
+    monkeypatch.setenv("TEMPORAL_TLS_SERVER_NAME", "sni.example")
+    monkeypatch.delenv("TEMPORAL_API_KEY")
+    options = connect_options(Settings(temporal_api_key="ours"))  # our key, the SDK's TLS details
+    assert options["tls"] == TLSConfig(domain="sni.example") and options["api_key"] == "ours"
+    monkeypatch.delenv("TEMPORAL_TLS_SERVER_NAME")
+
     toml = tmp_path / "temporal.toml"
     toml.write_text('[profile.default]\naddress = "file-host:7233"\nnamespace = "from-file"\n')
     options = connect_options(Settings(temporal_namespace="mine"), {"TEMPORAL_CONFIG_FILE": str(toml)})
