@@ -22,6 +22,7 @@ from core.schedules import ensure_daily_checks
 from core.settings import Settings, get_settings
 from core.temporal import connect, ensure_search_attributes
 from core.warmup import settle
+from core.worker_health import WorkerHealthServer
 from db.engine import Database
 
 log = structlog.get_logger("socialops.worker")
@@ -55,7 +56,7 @@ def activity_name(fn: Callable[..., Any]) -> str:
 
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
-    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    added = await ensure_search_attributes(client, client.namespace)
     if added:
         log.info("registered search attributes", names=added)
     await ensure_reconciler(client, settings.task_queue)
@@ -73,13 +74,41 @@ async def run_worker(settings: Settings) -> None:
             secret_key=settings.secret_key.get_secret_value(),
         )
         worker = build_worker(client, settings.task_queue, deps, executor)
+        health = await _start_health(client, settings)
         settle()
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            temporal=client.service_client.config.target_host,
+            namespace=client.namespace,
+            payload_encryption=client.data_converter.payload_codec is not None,
+        )
         async with worker:
+            if health:
+                health.running = True
             await stop.wait()
             log.info("worker stopping")
+            if health:
+                health.running = False
+        if health:
+            await health.stop()
     db.dispose()
     log.info("worker stopped")
+
+
+async def _start_health(client: Client, settings: Settings) -> WorkerHealthServer | None:
+    if settings.worker_health_port is None:
+        return None
+
+    async def check() -> dict[str, object]:
+        if not await client.service_client.check_health():
+            raise RuntimeError("Temporal frontend reports not serving")
+        return {"temporal": "ok", "task_queue": settings.task_queue}
+
+    server = WorkerHealthServer(check, "0.0.0.0", settings.worker_health_port)
+    await server.start()
+    log.info("worker health endpoint", port=settings.worker_health_port, path="/health")
+    return server
 
 
 def main() -> None:

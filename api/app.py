@@ -16,6 +16,7 @@ from api.middleware import RequestContextMiddleware
 from api.routes import (
     audit_log,
     campaigns,
+    codec,
     compliance_terms,
     content,
     crisis_hold,
@@ -112,4 +113,5 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(drills.runs)
+    codec.install(app, settings)  # the Temporal UI's codec endpoint and its CORS
     return app

@@ -29,6 +29,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(analyze_app, name="analyze")
 campaigns_app = typer.Typer(help="Campaigns: verify a published draw.", no_args_is_help=True)
 app.add_typer(campaigns_app, name="campaigns")
+temporal_app = typer.Typer(help="Temporal cluster setup and payload keys.", no_args_is_help=True)
+app.add_typer(temporal_app, name="temporal")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -103,6 +105,61 @@ def campaigns_verify(draw_json: Path) -> None:
     from domain.campaign import verify_draw
 
     raise typer.Exit(verify_draw.main([str(draw_json)]))
+
+
+# --- temporal -----------------------------------------------------------------------------------
+
+
+@temporal_app.command("setup")
+def temporal_setup(
+    namespace: Annotated[
+        str | None, typer.Option(help="Namespace to create (default: SOCIALOPS_TEMPORAL_NAMESPACE).")
+    ] = None,
+    retention_days: Annotated[
+        float, typer.Option(min=1, help="History retention of a namespace this creates, in days.")
+    ] = 30,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a new namespace to be usable.")] = 60,
+) -> None:
+    """Create the namespace and our search attributes on the configured cluster; a second run changes nothing."""
+    from datetime import timedelta
+
+    from core.temporal import TemporalConfigError, connect, setup_cluster
+
+    settings = _settings()
+
+    async def _run() -> Any:
+        client = await connect(settings)
+        return await setup_cluster(
+            client, namespace or client.namespace, timedelta(days=retention_days), ready_timeout=timeout
+        )
+
+    try:
+        report = asyncio.run(_run())
+    except TemporalConfigError as exc:
+        _fail(str(exc), 2)
+    except Exception as exc:
+        _fail(f"temporal setup failed: {type(exc).__name__}: {exc}")
+    if report.namespace_created:
+        typer.echo(f"namespace {report.namespace}: created (retention {retention_days:g} days)")
+    else:
+        typer.echo(f"namespace {report.namespace}: exists")
+    if report.search_attributes_added:
+        typer.echo(f"search attributes added: {', '.join(report.search_attributes_added)}")
+    else:
+        typer.echo("search attributes: all present")
+
+
+@temporal_app.command("new-key")
+def temporal_new_key(
+    key_id: Annotated[str | None, typer.Option(help="Key id (default: random).")] = None,
+) -> None:
+    """Print a new payload key entry for SOCIALOPS_PAYLOAD_KEYS (keep it secret; put it first to rotate)."""
+    from core.codec import PayloadKeyError, new_key_spec
+
+    try:
+        typer.echo(new_key_spec(key_id))
+    except PayloadKeyError as exc:
+        _fail(f"--key-id: {exc}", 2)
 
 
 # --- database -----------------------------------------------------------------------------------

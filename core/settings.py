@@ -27,7 +27,11 @@ class SettingsError(RuntimeError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SOCIALOPS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="SOCIALOPS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,  # an invalid secret must not be echoed in the error
     )
 
     environment: Environment = Environment.dev
@@ -42,6 +46,20 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "socialops"
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535)
+    # Temporal client security; what is left unset here comes from the SDK's TEMPORAL_* environment
+    # configuration when present (core/temporal.py: connect_options). None: TLS when a cert or API key is set.
+    temporal_tls: bool | None = None
+    temporal_tls_server_name: str = ""
+    temporal_tls_server_ca_cert: Path | None = None
+    temporal_tls_client_cert: Path | None = None
+    temporal_tls_client_key: Path | None = None
+    temporal_api_key: SecretStr = SecretStr("")
+    # Workflow payload encryption (core/codec.py): 'keyid:base64key,...', the first encrypts, all decrypt.
+    payload_keys: SecretStr = SecretStr("")
+    # The codec endpoint for the Temporal UI (/codec/decode): the roles that may see decrypted payloads,
+    # and the UI origins that may call it from a browser (CORS).
+    codec_roles: list[str] = Field(default_factory=lambda: ["admin"])
+    codec_cors_origins: list[str] = Field(default_factory=list)
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -86,6 +104,8 @@ class Settings(BaseSettings):
     supervisor_status: Path | None = Field(
         default=None, description="Set by `socialops up`: its children's state, shown in GET /health."
     )
+    # A worker serves GET /health on this port for Kubernetes probes (off when unset).
+    worker_health_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod
@@ -104,6 +124,21 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _valid_payload_keys(cls, value: SecretStr) -> SecretStr:
+        from core.codec import parse_payload_keys
+
+        parse_payload_keys(value.get_secret_value())  # PayloadKeyError is a ValueError without key material
+        return value
+
+    @field_validator("codec_roles")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        from domain.roles import parse_roles
+
+        return [r.value for r in parse_roles(value)]
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Settings:
@@ -201,6 +236,8 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append(f"SOCIALOPS_SECRET_KEY is refused in production: {why}")
     if not settings.database_url:
         problems.append("SOCIALOPS_DATABASE_URL must be set explicitly in production")
+    if not settings.payload_keys.get_secret_value():
+        problems.append("SOCIALOPS_PAYLOAD_KEYS must be set in production: workflow payloads hold personal data")
     return problems
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from core.settings import Settings
-from core.temporal import dev_server_search_attribute_flags, ensure_search_attributes
+from core.temporal import data_converter, dev_server_search_attribute_flags, ensure_search_attributes
 from db import migrate
 from db.accounts import create_user
 from db.engine import Database, make_engine
@@ -138,11 +138,20 @@ test_settings.__test__ = False  # type: ignore[attr-defined]
 # --- Temporal -----------------------------------------------------------------------------------
 
 
+def test_converter() -> DataConverter:
+    """The converter the project's clients use: encrypted when SOCIALOPS_PAYLOAD_KEYS is set (the suite
+    runs without keys by default; set them to run every workflow test through the codec)."""
+    return data_converter(Settings())
+
+
+test_converter.__test__ = False  # type: ignore[attr-defined]
+
+
 @pytest_asyncio.fixture
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping server per test (a shared one silently stops skipping)."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+        test_server_existing_path=temporal_test_server(), data_converter=test_converter()
     )
     await ensure_search_attributes(env.client, "default")
     yield env

@@ -32,10 +32,11 @@ async def _check_temporal_and_worker(request: Request) -> tuple[dict[str, Any], 
     except Exception as exc:
         temporal = {"ok": False, "address": settings.temporal_address, "error": _describe(exc)}
         return temporal, {"ok": False, "task_queue": settings.task_queue, "error": "Temporal unreachable"}
-    temporal = {"ok": True, "address": settings.temporal_address, "namespace": settings.temporal_namespace}
+    # The client's own target and namespace: they may come from the TEMPORAL_* environment configuration.
+    temporal = {"ok": True, "address": client.service_client.config.target_host, "namespace": client.namespace}
     try:
         pollers = await describe_pollers(
-            client, settings.temporal_namespace, settings.task_queue, settings.worker_poll_stale_seconds
+            client, client.namespace, settings.task_queue, settings.worker_poll_stale_seconds
         )
     except Exception as exc:
         return temporal, {"ok": False, "task_queue": settings.task_queue, "error": _describe(exc)}

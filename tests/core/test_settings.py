@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from core.cli import app
+from core.codec import new_key_spec
 from core.settings import DEV_SECRET_KEY, Environment, SettingsError, load_settings
 
 STRONG = "Hq3vZ8kT1mW6pR0yL5nB9cX2fJ7sD4gA"  # 32 random characters
@@ -35,6 +36,7 @@ def test_production_accepts_explicit_settings_from_environment(monkeypatch: pyte
     monkeypatch.setenv("SOCIALOPS_ENVIRONMENT", "production")
     monkeypatch.setenv("SOCIALOPS_SECRET_KEY", STRONG)
     monkeypatch.setenv("SOCIALOPS_DATABASE_URL", "postgresql://u@db:5432/socialops")
+    monkeypatch.setenv("SOCIALOPS_PAYLOAD_KEYS", new_key_spec("k1"))
     s = load_settings()
     assert s.environment is Environment.production
     assert s.effective_database_url == "postgresql+psycopg://u@db:5432/socialops"

@@ -9,7 +9,6 @@ import uuid
 
 import httpx
 import pytest
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -100,7 +99,7 @@ async def test_health_reports_database_and_temporal_outages(tmp_path: object, de
 
 
 async def test_search_attributes_registered_and_idempotent(dev_server: DevServer) -> None:
-    client = await Client.connect(dev_server.address)
+    client = await connect(Settings(temporal_address=dev_server.address))
     assert await ensure_search_attributes(client, "default") == []  # start-dev registered them all
     from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 

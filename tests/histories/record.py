@@ -25,6 +25,9 @@ from tests.seeds import seed_accounts
 from workflows.content import ContentWorkflow
 
 HERE = Path(__file__).parent
+# Recorded on purpose without the payload codec: the histories are checked in and must replay (and be
+# read) without keys; tests/core/test_codec.py replays them through the codec too.
+RECORDING_CONVERTER = pydantic_data_converter
 
 
 async def _wait(h, stage: Stage) -> None:  # type: ignore[no-untyped-def]
@@ -37,7 +40,7 @@ async def _wait(h, stage: Stage) -> None:  # type: ignore[no-untyped-def]
 
 async def main() -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+        test_server_existing_path=temporal_test_server(), data_converter=RECORDING_CONVERTER
     )
     await ensure_search_attributes(env.client, "default")
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,7 +120,7 @@ async def record_incident() -> None:
     from workflows.emergency import EmergencyWorkflow
 
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+        test_server_existing_path=temporal_test_server(), data_converter=RECORDING_CONVERTER
     )
     await ensure_search_attributes(env.client, "default")
     with tempfile.TemporaryDirectory() as tmp:

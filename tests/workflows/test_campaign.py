@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -39,6 +38,7 @@ from domain.campaign.models import (
 )
 from tests.campaign_helpers import RULES, good_plan
 from tests.campaign_workflow_helpers import campaign_worker, entry, notices, seed, start, wait_stage
+from tests.conftest import test_converter
 from workflows.campaign import CampaignWorkflow
 
 pytestmark = pytest.mark.asyncio
@@ -232,7 +232,7 @@ async def test_plan_to_prizes_with_a_forfeit(
         history = await h.fetch_history()
 
     # The run replays on today's code; SOCIALOPS_RECORD_HISTORY=1 stores it for tests/workflows/test_replay.py.
-    replayer = Replayer(workflows=[CampaignWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[CampaignWorkflow], data_converter=test_converter())
     assert (await replayer.replay_workflow(history, raise_on_replay_failure=True)).replay_failure is None
     if os.environ.get("SOCIALOPS_RECORD_HISTORY"):
         RECORDED.write_text(history.to_json(), encoding="utf-8")

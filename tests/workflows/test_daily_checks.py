@@ -9,7 +9,6 @@ from datetime import date
 
 from sqlmodel import select
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.registry import Dependencies
@@ -21,7 +20,7 @@ from domain.inbox import InboxPolicy
 from domain.kernel import WorkCalendarConfig
 from domain.system import DailyChecksInput, DailyChecksResult
 from domain.workcalendar import coverage_warning, holidays_cover_until, hours_text
-from tests.conftest import DevServer
+from tests.conftest import DevServer, test_converter
 from tests.waiting import until
 from worker import build_worker
 from workflows.system import DailyChecksWorkflow
@@ -89,7 +88,7 @@ async def test_ops_head_is_told_once_per_stage_when_holiday_data_runs_out(
 
 async def test_the_worker_keeps_a_daily_schedule(dev_server: DevServer, sqlite_database: Database) -> None:
     """The time-skipping server does not run Schedules: the real one does, every day at 09:00 Beijing time."""
-    client = await Client.connect(dev_server.address, data_converter=pydantic_data_converter)
+    client = await Client.connect(dev_server.address, data_converter=test_converter())
     tq = f"checks-{uuid.uuid4().hex[:6]}"
     await ensure_daily_checks(client, tq)
     await ensure_daily_checks(client, tq)  # idempotent: the worker calls it at every start
