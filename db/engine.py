@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 
@@ -27,6 +28,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             create_private(Path(parsed.database))
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+        if parsed.database and parsed.database != ":memory:":
+            # A connection per checkout: SQLite connections are cheap, and a pool of them can run dry when
+            # concurrent requests each hold one while waiting for another (a 30 s stall, pool_timeout).
+            kwargs.setdefault("poolclass", NullPool)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -39,6 +44,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 30)
+    kwargs.setdefault("pool_timeout", 10)
     return create_engine(url, **kwargs)
 
 

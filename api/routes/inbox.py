@@ -376,6 +376,7 @@ async def ingest(
     """New items are stored with their process starts in one transaction, then started; ``starting``
     counts those whose start is left to the reconciler (within a minute) — none is ever lost."""
     _account(session, platform, account)
+    session.commit()  # frees its connection: storing the batch takes another (no pool may run dry waiting)
     items = [i.model_dump(mode="json", exclude_none=True) for i in body.items]
     batch = await run_in_threadpool(store_batch, db, platform, account, items)
     audit.record(

@@ -6,24 +6,39 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import free_port
-from tests.core.test_embedded import Output, _start, _wait_healthy
+from tests.core.test_embedded import SOCIALOPS, _env, _wait_healthy
+from tests.waiting import until
 
 
-async def test_a_burst_of_reports_and_inbox_actions_all_succeed(tmp_path: pytest.TempPathFactory) -> None:
+def _up(tmp_path: Path, api: int, grpc: int, ui: int) -> tuple[subprocess.Popen[str], Path]:
+    log = tmp_path / "up.log"  # a file, not a pipe: a test reading a pipe too slowly would stall the stack
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [SOCIALOPS, "up", "--api-port", str(api), "--temporal-port", str(grpc), "--ui-port", str(ui)],
+            cwd=tmp_path,
+            env=_env(tmp_path),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    return proc, log
+
+
+async def test_a_burst_of_reports_and_inbox_actions_all_succeed(tmp_path: Path) -> None:
     api, grpc, ui = free_port(), free_port(), free_port()
-    proc = _start(tmp_path, api, grpc, ui)  # type: ignore[arg-type]
-    output = Output(proc)
+    proc, log = _up(tmp_path, api, grpc, ui)
     base = f"http://127.0.0.1:{api}"
     try:
-        output.wait_for("socialops is running", proc)
         _wait_healthy(f"{base}/health", proc)
-        admin = next(w for w in "".join(output.lines).split() if w.startswith("sop_"))
+        await until(lambda: "socialops is running" in log.read_text(), "the banner", timeout=60)
+        admin = next(w for w in log.read_text().split() if w.startswith("sop_"))
         async with httpx.AsyncClient(base_url=base, timeout=120) as c:
             tokens = {}
             for name, roles in (
