@@ -27,6 +27,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, from_request
+from api.params import PathId, PathNumber, QueryId
 from api.resources import ContentItemDep
 from api.schemas.content import (
     ContentCreate,
@@ -230,7 +231,7 @@ async def calendar_ics(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    user: int | None = None,
+    user: QueryId = None,
     key: str | None = None,
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
@@ -239,7 +240,9 @@ async def calendar_ics(
 ) -> Response:
     if user is not None and key is not None:
         row = session.get(User, user)
-        if row is None or not row.active or not hmac.compare_digest(key, feed_key(settings, user)):
+        # Bytes, not str: compare_digest refuses a str with non-ASCII characters.
+        given, expected = key.encode("utf-8"), feed_key(settings, user).encode("ascii")
+        if row is None or not row.active or not hmac.compare_digest(given, expected):
             raise ApiError(401, "unauthenticated", "the calendar feed key is invalid")
     else:
         await require_roles()(request, request.app.state.db)
@@ -266,7 +269,7 @@ def platform_rules(_: AnyUserDep) -> list[dict[str, object]]:
 
 @router.get("/{content_id}", response_model=ContentDetailPublic)
 async def get_content(
-    content_id: int, _: AnyUserDep, session: SessionDep, client: MaybeTemporalDep
+    content_id: PathId, _: AnyUserDep, session: SessionDep, client: MaybeTemporalDep
 ) -> ContentDetailPublic:
     item = resources.content_item(content_id, session)
     versions = content.versions(session, content_id)
@@ -291,7 +294,7 @@ async def get_content(
 
 
 @router.get("/{content_id}/versions/{number}", response_model=VersionPublic)
-def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep) -> VersionPublic:
+def get_version(content_id: PathId, number: PathNumber, _: AnyUserDep, session: SessionDep) -> VersionPublic:
     resources.content_item(content_id, session)
     v = content.version(session, content_id, number)
     if v is None:
@@ -313,7 +316,7 @@ def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep
     summary="Edit: a new immutable version",
 )
 async def revise(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: VersionCreate,
     principal: AuthorDep,
@@ -328,7 +331,7 @@ async def revise(
 
 @router.post("/{content_id}/submit", response_model=SubmitResult, summary="Self-check and submit (R-4.1.2)")
 async def submit(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: SubmitIn,
     principal: AuthorDep,
@@ -351,7 +354,7 @@ async def submit(
 
 @router.post("/{content_id}/reviews", summary="Approve, request changes or reject (R-4.1.3)")
 async def review(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: ReviewCreate,
     principal: ReviewerDep,
@@ -376,7 +379,7 @@ async def review(
 
 @router.post("/{content_id}/compliance-override", summary="Override a compliance block with a reason")
 async def override(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: OverrideIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
@@ -396,7 +399,7 @@ async def override(
 
 @router.post("/{content_id}/reschedule", response_model=ContentState)
 async def reschedule(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: RescheduleIn,
     principal: AuthorDep,
@@ -416,7 +419,7 @@ async def reschedule(
 
 @router.post("/{content_id}/cancel", response_model=ContentState)
 async def cancel(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: ReasonIn,
     principal: AuthorDep,
@@ -435,7 +438,7 @@ async def cancel(
     summary="After a crisis hold: ops_head confirms publishing",
 )
 async def release(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: ReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head))],
@@ -455,7 +458,7 @@ async def release(
 
 @router.post("/{content_id}/retract", response_model=ContentState, summary="Retract (R-2.3)")
 async def retract(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: RequiredReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance, Role.leadership))],
@@ -475,7 +478,7 @@ async def retract(
     summary="A correction: a new item linked to the original, expedited review (R-2.3)",
 )
 async def correct(
-    content_id: int,
+    content_id: PathId,
     body: CorrectionCreate,
     principal: Annotated[Principal, Depends(require_roles(*AUTHORS, Role.risk_compliance))],
     session: SessionDep,

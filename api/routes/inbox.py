@@ -28,6 +28,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, not_found
+from api.params import PathId
 from api.resources import InteractionDep
 from api.schemas.inbox import (
     FeedbackIn,
@@ -144,7 +145,7 @@ def set_policy(body: InboxPolicy, principal: LeadDep, session: SessionDep, rid: 
 
 @router.get("/{item_id}", response_model=InteractionDetailPublic, summary="Item with its handling history")
 async def item(
-    item_id: int, _: AgentDep, session: SessionDep, client: MaybeTemporalDep
+    item_id: PathId, _: AgentDep, session: SessionDep, client: MaybeTemporalDep
 ) -> InteractionDetailPublic:
     row = resources.interaction(item_id, session)
     state, error = await wf.live_state(client, session, row.workflow_id, InteractionWorkflow.current)
@@ -159,7 +160,7 @@ async def item(
     summary="Reply through the platform; send Idempotency-Key to make retries safe",
 )
 async def reply(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: ReplyIn,
     principal: AgentDep,
@@ -205,7 +206,7 @@ async def reply(
 
 @router.post("/{item_id}/assign", response_model=InteractionState)
 async def assign(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: UserIn,
     principal: AgentDep,
@@ -229,7 +230,7 @@ async def assign(
 
 @router.post("/{item_id}/snooze", response_model=InteractionState)
 async def snooze(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: SnoozeIn,
     principal: AgentDep,
@@ -247,7 +248,7 @@ async def snooze(
 
 @router.post("/{item_id}/resolve", response_model=InteractionState, summary="Resolve without reply")
 async def resolve(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: NoteIn,
     principal: AgentDep,
@@ -265,7 +266,7 @@ async def resolve(
 
 @router.post("/{item_id}/escalate", response_model=InteractionState)
 async def escalate(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: NoteIn,
     principal: AgentDep,
@@ -283,7 +284,7 @@ async def escalate(
 
 @router.post("/{item_id}/hide", response_model=InteractionState)
 async def hide(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     principal: AgentDep,
     door: DoorDep,
@@ -300,7 +301,7 @@ async def hide(
 
 @router.post("/{item_id}/unhide", response_model=InteractionState)
 async def unhide(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     principal: AgentDep,
     door: DoorDep,
@@ -317,7 +318,7 @@ async def unhide(
 
 @router.post("/{item_id}/feedback", response_model=InteractionState, summary="Route feedback to a department")
 async def open_feedback(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: FeedbackIn,
     principal: AgentDep,
