@@ -14,6 +14,7 @@ from api.deps import TemporalGateway
 from api.errors import install_error_handlers
 from api.limits import RequestLimitsMiddleware
 from api.middleware import RequestContextMiddleware
+from api.openapi import install_openapi
 from api.routes import (
     audit_log,
     campaigns,
@@ -130,4 +131,7 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(drills.runs)
+    install_openapi(
+        app, iter_api_routes(app.routes), self_authenticated=SELF_AUTHENTICATED_PATHS, ingest=INGEST_PATHS
+    )
     return app

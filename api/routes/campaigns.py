@@ -28,6 +28,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, from_request
+from api.openapi import documented_error
 from api.params import PathId, PathIndex
 from api.resources import CampaignDep
 from api.schemas.campaigns import (
@@ -301,7 +302,11 @@ async def beacon(
     return out
 
 
-@router.get("/{campaign_id}/draw.json", summary="The draw document anyone can verify (public)")
+@router.get(
+    "/{campaign_id}/draw.json",
+    summary="The draw document anyone can verify (public)",
+    responses={409: documented_error("The draw has not taken place yet")},
+)
 def draw_json(campaign_id: PathId, session: SessionDep) -> JSONResponse:
     row = resources.campaign(campaign_id, session)
     if row.draw is None:
@@ -311,7 +316,11 @@ def draw_json(campaign_id: PathId, session: SessionDep) -> JSONResponse:
     )
 
 
-@router.get("/{campaign_id}/proof", summary="An entrant's inclusion proof in the frozen list (public)")
+@router.get(
+    "/{campaign_id}/proof",
+    summary="An entrant's inclusion proof in the frozen list (public)",
+    responses={409: documented_error("The entrant list is not frozen yet")},
+)
 def proof(
     campaign_id: PathId, session: SessionDep, entrant: Annotated[str, Query(min_length=3, max_length=240)]
 ) -> dict[str, Any]:
