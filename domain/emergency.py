@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from domain.content import ComplianceOverride, Finding, Severity
 from domain.kernel import Actor, Platform
-from domain.limits import PLAN_DURATION_MIN, PlanDuration
+from domain.limits import PlanDuration
 from domain.risk import Impact, Likelihood, RiskLevel
 from domain.roles import Role
 
@@ -234,7 +234,8 @@ class Evidence(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
-MAX_DRILL_DURATION = timedelta(days=7)
+# A drill may be seconds long (the dev-server test runs a 3-second one), never zero or past a week.
+MIN_DRILL_DURATION, MAX_DRILL_DURATION = timedelta(seconds=1), timedelta(days=7)
 
 
 class DrillScenario(BaseModel):
@@ -243,9 +244,9 @@ class DrillScenario(BaseModel):
     level_hint: RiskLevel = RiskLevel.high
     duration: timedelta = Field(
         default=timedelta(hours=2),
-        ge=PLAN_DURATION_MIN,
+        ge=MIN_DRILL_DURATION,
         le=MAX_DRILL_DURATION,
-        description="The drill closes itself after this (PT1M … P7D)",
+        description="The drill closes itself after this (PT1S … P7D)",
     )
 
 
