@@ -12,7 +12,9 @@ from temporalio.client import Client
 
 from api.deps import TemporalGateway
 from api.errors import install_error_handlers
+from api.limits import RequestLimitsMiddleware
 from api.middleware import RequestContextMiddleware
+from api.openapi import install_openapi
 from api.routes import (
     audit_log,
     campaigns,
@@ -47,6 +49,15 @@ PUBLIC_PATHS = (
 )
 # Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
 SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics", "/monitoring/ingest/{source_key}"})
+# Routes that take batches, with the larger body limit (settings.max_ingest_request_bytes).
+INGEST_PATHS = frozenset(
+    {
+        "/monitoring/ingest/{source_key}",
+        "/monitoring/items",
+        "/inbox/ingest/{platform}/{account}",
+        "/campaigns/{campaign_id}/entries",
+    }
+)
 
 
 def iter_api_routes(routes: list[Any]) -> Iterator[APIRoute]:
@@ -85,6 +96,14 @@ def create_app(
     app.state.db = database
     app.state.temporal = TemporalGateway(settings, temporal_client)
     install_error_handlers(app)
+    # The last added runs first: the request id and access log wrap the limits, which wrap everything else.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_bytes=settings.max_request_bytes,
+        max_ingest_bytes=settings.max_ingest_request_bytes,
+        ingest_paths=INGEST_PATHS,
+        max_json_depth=settings.max_json_depth,
+    )
     app.add_middleware(RequestContextMiddleware)
     for module in (
         health,
@@ -113,5 +132,8 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(drills.runs)
+    install_openapi(
+        app, iter_api_routes(app.routes), self_authenticated=SELF_AUTHENTICATED_PATHS, ingest=INGEST_PATHS
+    )
     codec.install(app, settings)  # the Temporal UI's codec endpoint and its CORS
     return app

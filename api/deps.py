@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, cast
 
 import structlog
 from fastapi import Depends, Request
@@ -50,12 +50,25 @@ def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
         yield session
 
 
+class TemporalUnreachable:
+    """Stands in for the client while Temporal cannot be reached: the first use answers 503.
+
+    Failing at first use rather than while dependencies are solved lets FastAPI finish validating the
+    request first, so an invalid request is a 422 naming its field whether Temporal is up or not."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise ApiError(503, "temporal_unavailable", f"Temporal is not reachable: {self._reason}")
+
+
 async def get_temporal(request: Request) -> Client:
     gateway: TemporalGateway = request.app.state.temporal
     try:
         return await gateway.get()
     except Exception as exc:  # connection refused, timeout
-        raise ApiError(503, "temporal_unavailable", f"Temporal is not reachable: {exc}") from exc
+        return cast(Client, TemporalUnreachable(str(exc)))
 
 
 async def get_temporal_if_up(request: Request) -> Client | None:

@@ -77,7 +77,10 @@ def install_error_handlers(app: FastAPI) -> None:
             reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
             field = _field_name(tuple(err.get("loc", ())))
             if err.get("type") == "json_invalid":
-                field, reason = "body", f"not valid JSON (at character {field}): {reason}"
+                loc = tuple(err.get("loc", ()))
+                at = f" (at character {loc[-1]})" if loc and isinstance(loc[-1], int) else ""
+                detail = (err.get("ctx") or {}).get("error") or reason
+                field, reason = "body", f"not valid JSON{at}: {detail}"
             named = _NAMED.match(reason)
             if named:  # a model-level check that names its field: "text: give …"
                 prefix = "" if field == "body" else f"{field}."
@@ -127,7 +130,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(
             {"error": code, "message": str(exc.detail), "field": None},
             status_code=exc.status_code,

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep
 from api.errors import not_found
+from api.params import PathId
 from db.campaign import Campaign
 from db.models import ContentItem, Incident, Interaction, User
 
@@ -27,23 +28,23 @@ def record(session: Session, model: type[R], ident: int, what: str) -> R:
     return row  # type: ignore[no-any-return]
 
 
-def content_item(content_id: int, session: SessionDep) -> ContentItem:
+def content_item(content_id: PathId, session: SessionDep) -> ContentItem:
     return record(session, ContentItem, content_id, "content")
 
 
-def incident(incident_id: int, session: SessionDep) -> Incident:
+def incident(incident_id: PathId, session: SessionDep) -> Incident:
     return record(session, Incident, incident_id, "incident")
 
 
-def interaction(item_id: int, session: SessionDep) -> Interaction:
+def interaction(item_id: PathId, session: SessionDep) -> Interaction:
     return record(session, Interaction, item_id, "item")
 
 
-def campaign(campaign_id: int, session: SessionDep) -> Campaign:
+def campaign(campaign_id: PathId, session: SessionDep) -> Campaign:
     return record(session, Campaign, campaign_id, "campaign")
 
 
-def user_record(user_id: int, session: SessionDep) -> User:
+def user_record(user_id: PathId, session: SessionDep) -> User:
     return record(session, User, user_id, "user")
 
 

@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         default="",
         description="The API's address as people reach it (links in calendar feeds); empty: http://api_host:api_port",
     )
+    # Request limits (api/limits.py), enforced before routing and authentication: 413 above them.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024, description="Body limit of ordinary routes")
+    max_ingest_request_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Body limit of the ingest routes (webhook, inbox push, entries)",
+    )
+    max_json_depth: int = Field(default=32, ge=4, le=256, description="Deepest nesting of arrays/objects")
 
     content_review_sla_hours: float = Field(default=4.0, gt=0, description="Per review stage (R-4.1.3)")
     content_checkpoints_hours: list[float] = Field(

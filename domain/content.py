@@ -10,6 +10,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from domain.kernel import Actor, Platform, WorkCalendarConfig
+from domain.limits import MAX_COUNT, MAX_MEDIA_MB, MAX_MEDIA_SECONDS, MAX_MONEY_CNY
 from domain.roles import Role
 
 
@@ -93,8 +94,8 @@ class MediaRef(BaseModel):
     uri: str = Field(min_length=1, max_length=1000)
     licence: str = Field(default="", max_length=200, description="Licence or rights note, e.g. 自有版权")
     source: str = Field(default="", max_length=500, description="Where it came from")
-    duration_s: float | None = Field(default=None, ge=0)
-    size_mb: float | None = Field(default=None, ge=0)
+    duration_s: float | None = Field(default=None, ge=0, le=MAX_MEDIA_SECONDS)
+    size_mb: float | None = Field(default=None, ge=0, le=MAX_MEDIA_MB)
     is_cover: bool = False
 
 
@@ -129,18 +130,18 @@ class Target(BaseModel):
 
 
 class KpiTargets(BaseModel):
-    views: int | None = Field(default=None, ge=0)
-    likes: int | None = Field(default=None, ge=0)
-    comments: int | None = Field(default=None, ge=0)
-    reposts: int | None = Field(default=None, ge=0)
-    favourites: int | None = Field(default=None, ge=0)
-    follower_gain: int | None = Field(default=None, ge=0)
+    views: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    likes: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    comments: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    reposts: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    favourites: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    follower_gain: int | None = Field(default=None, ge=0, le=MAX_COUNT)
 
 
 class Resources(BaseModel):
     materials: list[str] = Field(default_factory=list)
     people: list[str] = Field(default_factory=list)
-    budget_cny: float | None = Field(default=None, ge=0)
+    budget_cny: float | None = Field(default=None, ge=0, le=MAX_MONEY_CNY)
 
 
 class ContentPlan(BaseModel):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from domain.content import ComplianceOverride, Finding, Severity
 from domain.kernel import Actor, Platform
+from domain.limits import PlanDuration
 from domain.risk import Impact, Likelihood, RiskLevel
 from domain.roles import Role
 
@@ -80,11 +81,11 @@ class IncidentPlan(BaseModel):
     statement_approver: Role
     statement_templates: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list, description="platform names or 'customer_service'")
-    confirm_within: timedelta
-    acknowledge_within: timedelta
-    holding_statement_within: timedelta
-    full_statement_within: timedelta
-    follow_up_every: timedelta
+    confirm_within: PlanDuration
+    acknowledge_within: PlanDuration
+    holding_statement_within: PlanDuration
+    full_statement_within: PlanDuration
+    follow_up_every: PlanDuration
     crisis_hold: bool
     remediation_steps: list[str]
     holding_statement: str
@@ -233,11 +234,20 @@ class Evidence(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
+# A drill may be seconds long (the dev-server test runs a 3-second one), never zero or past a week.
+MIN_DRILL_DURATION, MAX_DRILL_DURATION = timedelta(seconds=1), timedelta(days=7)
+
+
 class DrillScenario(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
     level_hint: RiskLevel = RiskLevel.high
-    duration: timedelta = Field(default=timedelta(hours=2), description="The drill closes itself after this")
+    duration: timedelta = Field(
+        default=timedelta(hours=2),
+        ge=MIN_DRILL_DURATION,
+        le=MAX_DRILL_DURATION,
+        description="The drill closes itself after this (PT1S … P7D)",
+    )
 
 
 class IncidentInput(BaseModel):

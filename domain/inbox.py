@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from domain.intent import IntentModel
 from domain.intent import default_model as default_intent_model
 from domain.kernel import WorkCalendarConfig
+from domain.limits import MAX_SLA_HOURS
 from domain.risk import WEAK_SPREAD_TERMS, spread_terms
 from domain.roles import Role
 from domain.sentiment import Sentiment, SentimentModel
@@ -341,7 +343,10 @@ DEFAULT_DEPARTMENTS: dict[str, list[Role]] = {
 class InboxPolicy(BaseModel):
     """Stored settings of the inbox (one row), editable through the API."""
 
-    sla_hours: dict[str, float] = Field(default_factory=lambda: {"default": 2.0, "urgent": 1.0})
+    sla_hours: dict[str, Annotated[float, Field(gt=0, le=MAX_SLA_HOURS)]] = Field(
+        default_factory=lambda: {"default": 2.0, "urgent": 1.0},
+        description="hours per priority or intent, and 'default' (each > 0 and at most 720)",
+    )
     reminder_at: float = Field(
         default=0.75, gt=0, lt=1, description="Share of the SLA when the assignee is reminded"
     )
@@ -360,6 +365,13 @@ class InboxPolicy(BaseModel):
         description="Who may resolve a department's feedback (ops_head always may); a department not listed: "
         "ops_head only",
     )
+
+    @field_validator("sla_hours")
+    @classmethod
+    def _has_default(cls, value: dict[str, float]) -> dict[str, float]:
+        if "default" not in value:
+            raise ValueError("needs a 'default' entry (hours)")
+        return value
 
     def may_resolve(self, department: str, roles: list[Role]) -> bool:
         return Role.ops_head in roles or bool(set(self.departments.get(department, [])) & set(roles))

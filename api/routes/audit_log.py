@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import SessionDep, require_roles
+from api.params import QueryId
 from api.schemas.audit_log import AuditPublic
 from db import audit
 from db.accounts import Principal
@@ -24,7 +25,7 @@ def list_audit(
     target: str | None = None,
     actor: str | None = None,
     since: datetime | None = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: QueryId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditPublic]:
     rows = audit.query(

@@ -28,6 +28,8 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, from_request
+from api.openapi import documented_error
+from api.params import PathId, PathIndex
 from api.resources import CampaignDep
 from api.schemas.campaigns import (
     AddressCreate,
@@ -168,7 +170,7 @@ def verifier() -> PlainTextResponse:
 
 @router.get("/{campaign_id}", response_model=CampaignPublic)
 async def get_campaign(
-    campaign_id: int, _: AnyUserDep, session: SessionDep, client: TemporalDep
+    campaign_id: PathId, _: AnyUserDep, session: SessionDep, client: TemporalDep
 ) -> CampaignPublic:
     row = resources.campaign(campaign_id, session)
     state: CampaignState | None = None
@@ -185,7 +187,7 @@ async def get_campaign(
 
 @router.put("/{campaign_id}/plan", response_model=CampaignState, summary="Change the plan (draft only)")
 async def revise(
-    campaign_id: int, campaign: CampaignDep, body: CampaignPlan, principal: PlannerDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, body: CampaignPlan, principal: PlannerDep, session: SessionDep, client: TemporalDep,
     rid: RequestIdDep,
 ) -> CampaignState:  # fmt: skip
     _check_accounts(session, body)
@@ -196,7 +198,7 @@ async def revise(
 
 @router.post("/{campaign_id}/submit", response_model=SubmitResult, summary="Checklist, then review")
 async def submit(
-    campaign_id: int,
+    campaign_id: PathId,
     campaign: CampaignDep,
     principal: PlannerDep,
     door: DoorDep,
@@ -214,7 +216,7 @@ async def submit(
 
 @router.post("/{campaign_id}/reviews", summary="Approve, request changes or reject (risk_compliance, leadership)")
 async def review(
-    campaign_id: int, campaign: CampaignDep, body: ReviewCreate, principal: ReviewerDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, body: ReviewCreate, principal: ReviewerDep, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> Any:  # fmt: skip
     req = ReviewRequest(actor=actor(principal), **body.model_dump())
@@ -223,7 +225,7 @@ async def review(
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignState, summary="Cancel before launch")
 async def cancel(
-    campaign_id: int, campaign: CampaignDep, body: ReasonCreate, principal: PlannerDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, body: ReasonCreate, principal: PlannerDep, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.cancel, ActorRequest(actor=actor(principal), reason=body.reason), action="campaign.cancel", detail={"reason": body.reason})  # fmt: skip
@@ -232,7 +234,7 @@ async def cancel(
 
 @router.post("/{campaign_id}/pause", response_model=CampaignState, summary="Stop counting new entries")
 async def pause(
-    campaign_id: int,
+    campaign_id: PathId,
     campaign: CampaignDep,
     principal: PlannerDep,
     door: DoorDep,
@@ -243,7 +245,7 @@ async def pause(
 
 @router.post("/{campaign_id}/resume", response_model=CampaignState, summary="Count entries again")
 async def resume(
-    campaign_id: int,
+    campaign_id: PathId,
     campaign: CampaignDep,
     principal: PlannerDep,
     door: DoorDep,
@@ -259,7 +261,7 @@ async def resume(
     "/{campaign_id}/entries", response_model=EntriesPublic, summary="Add entries from the inbox/connectors"
 )
 def add_entries(
-    campaign_id: int, body: EntriesCreate, principal: FeederDep, session: SessionDep, rid: RequestIdDep
+    campaign_id: PathId, body: EntriesCreate, principal: FeederDep, session: SessionDep, rid: RequestIdDep
 ) -> EntriesPublic:
     row = resources.campaign(campaign_id, session)
     if row.stage not in (Stage.running.value, Stage.paused.value):
@@ -274,13 +276,13 @@ def add_entries(
 
 
 @router.get("/{campaign_id}/figures", summary="Participation figures")
-def figures(campaign_id: int, _: AnyUserDep, session: SessionDep) -> dict[str, Any]:
+def figures(campaign_id: PathId, _: AnyUserDep, session: SessionDep) -> dict[str, Any]:
     resources.campaign(campaign_id, session)
     return q.figures(session, campaign_id)
 
 
 @router.get("/{campaign_id}/exclusions", summary="Every excluded entry with its reason (after the freeze)")
-def exclusions(campaign_id: int, _: ReviewerDep, session: SessionDep) -> list[dict[str, Any]]:
+def exclusions(campaign_id: PathId, _: ReviewerDep, session: SessionDep) -> list[dict[str, Any]]:
     resources.campaign(campaign_id, session)
     rows = q.excluded_entries(session, campaign_id)
     return [{"entry_id": r.id, "entrant": f"{r.platform}:{r.user}", "code": r.exclusion_code,
@@ -292,7 +294,7 @@ def exclusions(campaign_id: int, _: ReviewerDep, session: SessionDep) -> list[di
 
 @router.post("/{campaign_id}/beacon", response_model=CampaignState, summary="Enter the public random value")
 async def beacon(
-    campaign_id: int, campaign: CampaignDep, body: BeaconCreate, principal: BeaconDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, body: BeaconCreate, principal: BeaconDep, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     req = BeaconRequest(actor=actor(principal), **body.model_dump())
@@ -300,8 +302,12 @@ async def beacon(
     return out
 
 
-@router.get("/{campaign_id}/draw.json", summary="The draw document anyone can verify (public)")
-def draw_json(campaign_id: int, session: SessionDep) -> JSONResponse:
+@router.get(
+    "/{campaign_id}/draw.json",
+    summary="The draw document anyone can verify (public)",
+    responses={409: documented_error("The draw has not taken place yet")},
+)
+def draw_json(campaign_id: PathId, session: SessionDep) -> JSONResponse:
     row = resources.campaign(campaign_id, session)
     if row.draw is None:
         raise ApiError(409, "conflict", "the draw has not taken place yet", field="stage")
@@ -310,9 +316,13 @@ def draw_json(campaign_id: int, session: SessionDep) -> JSONResponse:
     )
 
 
-@router.get("/{campaign_id}/proof", summary="An entrant's inclusion proof in the frozen list (public)")
+@router.get(
+    "/{campaign_id}/proof",
+    summary="An entrant's inclusion proof in the frozen list (public)",
+    responses={409: documented_error("The entrant list is not frozen yet")},
+)
 def proof(
-    campaign_id: int, session: SessionDep, entrant: Annotated[str, Query(min_length=3, max_length=240)]
+    campaign_id: PathId, session: SessionDep, entrant: Annotated[str, Query(min_length=3, max_length=240)]
 ) -> dict[str, Any]:
     row = resources.campaign(campaign_id, session)
     if row.n is None:
@@ -333,7 +343,7 @@ def proof(
     "/{campaign_id}/results/approve", response_model=CampaignState, summary="Approve the results statement"
 )
 async def approve_results(
-    campaign_id: int, campaign: CampaignDep, body: ResultsCreate, principal: ResultsDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, body: ResultsCreate, principal: ResultsDep, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.approve_results, ResultsApproval(actor=actor(principal), text_hash=body.text_hash), action="campaign.results")  # fmt: skip
@@ -341,7 +351,9 @@ async def approve_results(
 
 
 @router.get("/{campaign_id}/winners", response_model=list[WinnerPublic], summary="Winners to contact (prize team)")
-async def winners(campaign_id: int, _: PrizeDep, session: SessionDep, client: TemporalDep) -> list[WinnerPublic]:
+async def winners(
+    campaign_id: PathId, _: PrizeDep, session: SessionDep, client: TemporalDep
+) -> list[WinnerPublic]:
     row = resources.campaign(campaign_id, session)
     state: CampaignState = await wf.query(client, row.workflow_id, CampaignWorkflow.current)
     out = []
@@ -362,7 +374,7 @@ async def winners(campaign_id: int, _: PrizeDep, session: SessionDep, client: Te
     "/{campaign_id}/prizes/{slot}/address", response_model=CampaignState, summary="Store a winner's address"
 )
 async def address(
-    campaign_id: int, campaign: CampaignDep, slot: int, body: AddressCreate, principal: PrizeDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, slot: PathIndex, body: AddressCreate, principal: PrizeDep, session: SessionDep, client: TemporalDep,
     settings: SettingsDep, rid: RequestIdDep,
 ) -> CampaignState:  # fmt: skip
     """Sealed in the database (never in workflow history); the workflow only learns that it arrived."""
@@ -390,7 +402,7 @@ async def address(
     "/{campaign_id}/prizes/{slot}", response_model=CampaignState, summary="Shipped, delivered or declined"
 )
 async def prize(
-    campaign_id: int, campaign: CampaignDep, slot: int, body: PrizeCreate, principal: PrizeDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, slot: PathIndex, body: PrizeCreate, principal: PrizeDep, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     if body.event is PrizeEvent.address_received:
@@ -403,7 +415,7 @@ async def prize(
 
 @router.post("/{campaign_id}/complaints", summary="Record a complaint about the campaign")
 async def complaint(
-    campaign_id: int, campaign: CampaignDep, body: ComplaintCreate, principal: ComplaintDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, campaign: CampaignDep, body: ComplaintCreate, principal: ComplaintDep, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> dict[str, int]:  # fmt: skip
     count: int = await door.send(principal, campaign, CampaignWorkflow.complaint, ComplaintRequest(actor=actor(principal), note=body.note), action="campaign.complaint", detail={"note": body.note})  # fmt: skip

@@ -12,6 +12,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import conflict, not_found
+from api.params import PathId
 from api.schemas.compliance_terms import TermCreate, TermPublic
 from db import audit, compliance
 from db.accounts import Principal
@@ -55,7 +56,7 @@ def add_term(body: TermCreate, principal: ComplianceDep, session: SessionDep, ri
 
 
 @router.delete("/{term_id}", response_model=TermPublic, summary="Deactivate a term (kept for history)")
-def remove_term(term_id: int, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep) -> TermPublic:
+def remove_term(term_id: PathId, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep) -> TermPublic:
     row = session.get(ComplianceTerm, term_id)
     if row is None:
         raise not_found("term", term_id)

@@ -25,6 +25,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, from_request
+from api.params import PathId, PathNumber, QueryId
 from api.resources import ContentItemDep, user_record
 from api.schemas.content import (
     ContentCreate,
@@ -243,7 +244,7 @@ async def calendar_ics(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    user: int | None = None,
+    user: QueryId = None,
     key: str | None = None,
     start: AwareDatetime | None = None,
     end: AwareDatetime | None = None,
@@ -279,7 +280,7 @@ def platform_rules(_: AnyUserDep) -> list[dict[str, object]]:
 
 @router.get("/{content_id}", response_model=ContentDetailPublic)
 async def get_content(
-    content_id: int, _: AnyUserDep, session: SessionDep, client: MaybeTemporalDep
+    content_id: PathId, _: AnyUserDep, session: SessionDep, client: MaybeTemporalDep
 ) -> ContentDetailPublic:
     item = resources.content_item(content_id, session)
     versions = content.versions(session, content_id)
@@ -304,7 +305,7 @@ async def get_content(
 
 
 @router.get("/{content_id}/versions/{number}", response_model=VersionPublic)
-def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep) -> VersionPublic:
+def get_version(content_id: PathId, number: PathNumber, _: AnyUserDep, session: SessionDep) -> VersionPublic:
     resources.content_item(content_id, session)
     v = content.version(session, content_id, number)
     if v is None:
@@ -326,7 +327,7 @@ def get_version(content_id: int, number: int, _: AnyUserDep, session: SessionDep
     summary="Edit: a new immutable version",
 )
 async def revise(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: VersionCreate,
     principal: AuthorDep,
@@ -341,7 +342,7 @@ async def revise(
 
 @router.post("/{content_id}/submit", response_model=SubmitResult, summary="Self-check and submit (R-4.1.2)")
 async def submit(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: SubmitIn,
     principal: AuthorDep,
@@ -364,7 +365,7 @@ async def submit(
 
 @router.post("/{content_id}/reviews", summary="Approve, request changes or reject (R-4.1.3)")
 async def review(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: ReviewCreate,
     principal: ReviewerDep,
@@ -389,7 +390,7 @@ async def review(
 
 @router.post("/{content_id}/compliance-override", summary="Override a compliance block with a reason")
 async def override(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: OverrideIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
@@ -409,7 +410,7 @@ async def override(
 
 @router.post("/{content_id}/reschedule", response_model=ContentState)
 async def reschedule(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: RescheduleIn,
     principal: AuthorDep,
@@ -429,7 +430,7 @@ async def reschedule(
 
 @router.post("/{content_id}/cancel", response_model=ContentState)
 async def cancel(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: ReasonIn,
     principal: AuthorDep,
@@ -448,7 +449,7 @@ async def cancel(
     summary="After a crisis hold: ops_head confirms publishing",
 )
 async def release(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: ReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head))],
@@ -468,7 +469,7 @@ async def release(
 
 @router.post("/{content_id}/retract", response_model=ContentState, summary="Retract (R-2.3)")
 async def retract(
-    content_id: int,
+    content_id: PathId,
     item: ContentItemDep,
     body: RequiredReasonIn,
     principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance, Role.leadership))],
@@ -488,7 +489,7 @@ async def retract(
     summary="A correction: a new item linked to the original, expedited review (R-2.3)",
 )
 async def correct(
-    content_id: int,
+    content_id: PathId,
     body: CorrectionCreate,
     principal: Annotated[Principal, Depends(require_roles(*AUTHORS, Role.risk_compliance))],
     session: SessionDep,

@@ -14,6 +14,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import not_found
+from api.params import PathId
 from api.resources import interaction
 from api.schemas.feedback import FeedbackPublic, OutcomeIn
 from api.workflows import actor
@@ -52,7 +53,7 @@ def list_feedback(
     summary="The department's outcome; the user is told",
 )
 async def resolve_feedback(
-    feedback_id: int,
+    feedback_id: PathId,
     body: OutcomeIn,
     principal: DeptDep,
     session: SessionDep,

@@ -78,7 +78,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-@router.get("/health", summary="Component health (public, no token)")
+@router.get(
+    "/health",
+    summary="Component health (public, no token)",
+    responses={503: {"description": "Degraded: the body names the failed component ({status, components})"}},
+)
 async def health(request: Request) -> JSONResponse:
     async def db_check() -> dict[str, Any]:
         try:

@@ -29,6 +29,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, not_found
+from api.params import PathId
 from api.resources import InteractionDep
 from api.schemas.inbox import (
     FeedbackIn,
@@ -153,8 +154,6 @@ def policy_checks(_: AnyUserDep, session: SessionDep) -> dict[str, Any]:
 
 @router.put("/policy", response_model=InboxPolicy)
 def set_policy(body: InboxPolicy, principal: LeadDep, session: SessionDep, rid: RequestIdDep) -> InboxPolicy:
-    if "default" not in body.sla_hours:
-        raise bad_request("sla_hours", "needs a 'default' entry (hours)")
     row = session.get(InboxPolicyRow, 1) or InboxPolicyRow(id=1, policy={})
     row.policy, row.updated_by, row.updated_at = body.model_dump(mode="json"), principal.name, utcnow()
     session.add(row)
@@ -165,7 +164,7 @@ def set_policy(body: InboxPolicy, principal: LeadDep, session: SessionDep, rid: 
 
 @router.get("/{item_id}", response_model=InteractionDetailPublic, summary="Item with its handling history")
 async def item(
-    item_id: int, _: AgentDep, session: SessionDep, client: MaybeTemporalDep
+    item_id: PathId, _: AgentDep, session: SessionDep, client: MaybeTemporalDep
 ) -> InteractionDetailPublic:
     row = resources.interaction(item_id, session)
     state, error = await wf.live_state(client, session, row.workflow_id, InteractionWorkflow.current)
@@ -180,7 +179,7 @@ async def item(
     summary="Reply through the platform; send Idempotency-Key to make retries safe",
 )
 async def reply(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: ReplyIn,
     principal: AgentDep,
@@ -226,7 +225,7 @@ async def reply(
 
 @router.post("/{item_id}/assign", response_model=InteractionState)
 async def assign(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: UserIn,
     principal: AgentDep,
@@ -250,7 +249,7 @@ async def assign(
 
 @router.post("/{item_id}/snooze", response_model=InteractionState)
 async def snooze(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: SnoozeIn,
     principal: AgentDep,
@@ -268,7 +267,7 @@ async def snooze(
 
 @router.post("/{item_id}/resolve", response_model=InteractionState, summary="Resolve without reply")
 async def resolve(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: NoteIn,
     principal: AgentDep,
@@ -286,7 +285,7 @@ async def resolve(
 
 @router.post("/{item_id}/escalate", response_model=InteractionState)
 async def escalate(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: NoteIn,
     principal: AgentDep,
@@ -304,7 +303,7 @@ async def escalate(
 
 @router.post("/{item_id}/hide", response_model=InteractionState)
 async def hide(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     principal: AgentDep,
     door: DoorDep,
@@ -321,7 +320,7 @@ async def hide(
 
 @router.post("/{item_id}/unhide", response_model=InteractionState)
 async def unhide(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     principal: AgentDep,
     door: DoorDep,
@@ -338,7 +337,7 @@ async def unhide(
 
 @router.post("/{item_id}/feedback", response_model=InteractionState, summary="Route feedback to a department")
 async def open_feedback(
-    item_id: int,
+    item_id: PathId,
     record: InteractionDep,
     body: FeedbackIn,
     principal: AgentDep,

@@ -24,6 +24,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, conflict
+from api.params import PathId, PathNumber
 from api.resources import IncidentDep
 from api.schemas.incidents import (
     ApproveIn,
@@ -138,7 +139,7 @@ def list_incidents(
 
 @router.get("/{incident_id}", response_model=IncidentDetailPublic, summary="Detail with the timeline")
 async def get_incident(
-    incident_id: int, _: TeamDep, session: SessionDep, client: MaybeTemporalDep
+    incident_id: PathId, _: TeamDep, session: SessionDep, client: MaybeTemporalDep
 ) -> IncidentDetailPublic:
     row = resources.incident(incident_id, session)
     events = q.incident_events(session, incident_id)
@@ -176,7 +177,7 @@ async def _with_live_tasks(client: Client, state: IncidentState) -> IncidentStat
 
 @router.post("/{incident_id}/confirm", response_model=IncidentState)
 async def confirm(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: ConfirmIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
@@ -195,7 +196,7 @@ async def confirm(
 
 @router.post("/{incident_id}/acknowledge", response_model=IncidentState, summary="Acknowledge a page")
 async def acknowledge(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     principal: TeamDep,
     door: DoorDep,
@@ -238,7 +239,7 @@ async def _team_change(
 
 @router.post("/{incident_id}/members", response_model=IncidentState)
 async def add_member(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: MemberCreate,
     principal: TeamDep,
@@ -253,7 +254,7 @@ async def add_member(
 
 @router.post("/{incident_id}/hand-over", response_model=IncidentState, summary="Hand over command")
 async def hand_over(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: MemberCreate,
     principal: TeamDep,
@@ -268,7 +269,7 @@ async def hand_over(
 
 @router.post("/{incident_id}/assess", response_model=IncidentState, summary="Assess; may re-level")
 async def assess(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: AssessIn,
     principal: TeamDep,
@@ -287,7 +288,7 @@ async def assess(
 
 @router.post("/{incident_id}/statements", response_model=Statement, status_code=201)
 async def draft_statement(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: StatementCreate,
     principal: TeamDep,
@@ -326,9 +327,9 @@ async def draft_statement(
 
 @router.post("/{incident_id}/statements/{statement_id}/approve", response_model=Statement)
 async def approve_statement(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
-    statement_id: int,
+    statement_id: PathNumber,
     body: ApproveIn,
     principal: TeamDep,
     door: DoorDep,
@@ -351,9 +352,9 @@ async def approve_statement(
     summary="risk_compliance accepts a statement's blocking findings, with a reason (then it can be approved)",
 )
 async def override_statement(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
-    statement_id: int,
+    statement_id: PathNumber,
     body: OverrideIn,
     principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     door: DoorDep,
@@ -372,9 +373,9 @@ async def override_statement(
 
 @router.post("/{incident_id}/statements/{statement_id}/publish", response_model=Statement)
 async def publish_statement(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
-    statement_id: int,
+    statement_id: PathNumber,
     principal: TeamDep,
     door: DoorDep,
 ) -> Statement:
@@ -396,7 +397,7 @@ async def publish_statement(
     summary="Offline coordination task (customer_service, legal, pr, media, partners …)",
 )
 async def add_task(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: TaskCreate,
     principal: TeamDep,
@@ -432,8 +433,8 @@ async def add_task(
 
 @router.post("/{incident_id}/tasks/{number}/complete", response_model=TaskResult)
 async def complete_task(
-    incident_id: int,
-    number: int,
+    incident_id: PathId,
+    number: PathNumber,
     body: TaskDoneIn,
     principal: TeamDep,
     session: SessionDep,
@@ -498,7 +499,7 @@ async def reassign_task(
 
 @router.post("/{incident_id}/resolve", response_model=IncidentState)
 async def resolve(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: ResolveIn,
     principal: TeamDep,
@@ -517,7 +518,7 @@ async def resolve(
 
 @router.post("/{incident_id}/postmortem", response_model=IncidentState)
 async def postmortem(
-    incident_id: int,
+    incident_id: PathId,
     incident: IncidentDep,
     body: PostmortemCreate,
     principal: TeamDep,

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import re
 import secrets
 import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime, ValidationError
 
 from api import workflows as wf
@@ -29,6 +30,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, conflict, not_found
+from api.params import PathId
 from api.schemas.monitoring import (
     IngestPublic,
     ItemsCreate,
@@ -38,13 +40,14 @@ from api.schemas.monitoring import (
     SourcePublic,
     StatPublic,
     TopicPublic,
+    WebhookIn,
 )
 from db import audit, monitoring, outbox
 from db.accounts import Principal
 from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, utcnow
 from db.monitoring import IngestResult, ingest
 from domain import ids
-from domain.monitoring import RawItem, TopicSpec
+from domain.monitoring import TopicSpec
 from domain.monitoring_io import MonitorInput, MonitorState
 from domain.risk import RiskLevel
 from domain.roles import Role
@@ -62,7 +65,7 @@ WatchersDep = Annotated[
 ComplianceDep = Annotated[Principal, Depends(require_roles(Role.risk_compliance))]
 SourcesDep = Annotated[Principal, Depends(require_roles(Role.risk_compliance, Role.platform_admin))]
 SIGNATURE_WINDOW_S = 300
-MAX_BATCH = 1000
+_UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 def _record_monitor(session: SessionDep, spec: TopicSpec) -> str:
@@ -231,12 +234,8 @@ def list_sources(_: WatchersDep, session: SessionDep) -> list[SourcePublic]:
     ]
 
 
-def _valid(x: object) -> bool:
-    try:
-        RawItem.model_validate(x)
-        return True
-    except ValidationError:
-        return False
+_WEBHOOK_BODY = WebhookIn.model_json_schema(ref_template="#/components/schemas/{model}")
+_WEBHOOK_BODY.pop("$defs", None)  # RawItem is a component already (POST /monitoring/items)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -247,6 +246,8 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     "/ingest/{source_key}",
     response_model=IngestPublic,
     summary="Webhook for bought monitoring services: HMAC-SHA256 signed, idempotent per external id",
+    # The body is read raw (the signature covers its bytes) and parsed only once the signature holds.
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _WEBHOOK_BODY}}}},
 )
 async def ingest_webhook(
     source_key: str,
@@ -255,14 +256,18 @@ async def ingest_webhook(
     client: MaybeTemporalDep,
     db: DbDep,
     settings: SettingsDep,
+    x_socialops_timestamp: Annotated[str, Header(description="Unix seconds, within 300 s of now")] = "",
+    x_socialops_signature: Annotated[
+        str, Header(description="hex HMAC-SHA256(secret, timestamp + '.' + body), optionally 'sha256=…'")
+    ] = "",
 ) -> IngestPublic:
     source = monitoring.source_by_key(session, source_key)
     if source is None or source.kind != "webhook" or not source.active:
         raise ApiError(404, "not_found", f"no active webhook source {source_key!r}")
-    ts = request.headers.get("x-socialops-timestamp", "")
-    sig = request.headers.get("x-socialops-signature", "").removeprefix("sha256=")
-    body = await request.body()
-    if not ts.isdigit():
+    ts = x_socialops_timestamp
+    sig = x_socialops_signature.removeprefix("sha256=")
+    body = await request.body()  # already bounded by the ingest size limit (api/limits.py)
+    if not _UNIX_SECONDS.fullmatch(ts):  # ASCII digits only: str.isdigit() also accepts '²' and '٣'
         raise ApiError(
             401, "bad_signature", "X-Socialops-Timestamp must be Unix seconds", field="X-Socialops-Timestamp"
         )
@@ -274,24 +279,21 @@ async def ingest_webhook(
             "resend with a fresh timestamp and signature",
             field="X-Socialops-Timestamp",
         )
-    if not sig or not hmac.compare_digest(sig, signature(source.secret, ts, body)):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a header may carry any
+    # latin-1 character), and a bad signature is the sender's problem (401), not ours.
+    expected = signature(source.secret, ts, body).encode("ascii")
+    if not sig or not hmac.compare_digest(sig.encode("utf-8"), expected):
         raise ApiError(
             401,
             "bad_signature",
             "X-Socialops-Signature must be hex HMAC-SHA256(secret, timestamp + '.' + body)",
             field="X-Socialops-Signature",
         )
+    # Only a signed body is parsed; every parse or validation error is a 422 naming the field.
     try:
-        payload = json.loads(body)
-        items = [RawItem.model_validate(x) for x in payload["items"]]
+        items = WebhookIn.model_validate_json(body).items
     except ValidationError as exc:
-        err = exc.errors()[0]
-        index = next((i for i, x in enumerate(payload["items"]) if not _valid(x)), 0)
-        raise bad_request(f"items.{index}." + ".".join(str(p) for p in err["loc"]), err["msg"]) from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise bad_request("items", f'expected {{"items": [{{external_id, text, …}}]}}: {exc}') from None
-    if len(items) > MAX_BATCH:
-        raise bad_request("items", f"at most {MAX_BATCH} items per request")
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     res = await run_in_threadpool(ingest, session, source, items, datetime.now(UTC))
     keys = _record_escalations(session, res)
     session.commit()
@@ -364,7 +366,7 @@ def watch_queue(
 
 @router.post("/items/{item_id}/review", response_model=MonitoredItemPublic, summary="Confirm or correct a label")
 def review_item(
-    item_id: int, body: ReviewIn, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep
+    item_id: PathId, body: ReviewIn, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep
 ) -> MonitoredItemPublic:
     row = session.get(MonitoredItem, item_id)
     if row is None:

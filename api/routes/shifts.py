@@ -14,6 +14,7 @@ from api.deps import (
     require_person,
 )
 from api.errors import bad_request, not_found
+from api.params import PathId
 from api.schemas.shifts import ShiftCreate, ShiftPublic
 from db import audit, inbox
 from db.models import (
@@ -42,7 +43,7 @@ def add_shift(body: ShiftCreate, principal: LeadDep, session: SessionDep, rid: R
 
 
 @router.delete("/{shift_id}", status_code=204)
-def delete_shift(shift_id: int, principal: LeadDep, session: SessionDep, rid: RequestIdDep) -> None:
+def delete_shift(shift_id: PathId, principal: LeadDep, session: SessionDep, rid: RequestIdDep) -> None:
     row = session.get(Shift, shift_id)
     if row is None:
         raise not_found("shift", shift_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import AnyUserDep, RequestIdDep, SessionDep, require_roles
 from api.errors import conflict, not_found
+from api.params import PathNumber
 from api.schemas.statement_templates import TemplatePublic
 from db import audit
 from db import emergency as q
@@ -73,7 +74,7 @@ def add_template(
 
 @router.post("/{key}/versions/{version}/approve", response_model=TemplatePublic)
 def approve_template(
-    key: str, version: int, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep
+    key: str, version: PathNumber, principal: ComplianceDep, session: SessionDep, rid: RequestIdDep
 ) -> TemplatePublic:
     row = q.template_version(session, key, version)
     if row is None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import RequestIdDep, SessionDep, require_roles
 from api.errors import bad_request, conflict
+from api.params import PathId
 from api.resources import user_record
 from api.schemas.users import (
     RolesUpdate,
@@ -57,13 +58,13 @@ def create_user(body: UserCreate, principal: AdminDep, session: SessionDep, rid:
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def get_user(user_id: int, _: AdminDep, session: SessionDep) -> UserPublic:
+def get_user(user_id: PathId, _: AdminDep, session: SessionDep) -> UserPublic:
     return UserPublic.of(session, user_record(user_id, session))
 
 
 @router.put("/{user_id}/roles", response_model=UserPublic)
 def set_roles(
-    user_id: int, body: RolesUpdate, principal: AdminDep, session: SessionDep, rid: RequestIdDep
+    user_id: PathId, body: RolesUpdate, principal: AdminDep, session: SessionDep, rid: RequestIdDep
 ) -> UserPublic:
     user = user_record(user_id, session)
     before = accounts.roles_of(session, user_id)
@@ -90,7 +91,7 @@ def list_tokens(user_id: int, _: AdminDep, session: SessionDep) -> list[TokenPub
 
 @router.post("/{user_id}/tokens", response_model=TokenCreated, status_code=201)
 def issue_token(
-    user_id: int, body: TokenCreate, principal: AdminDep, session: SessionDep, rid: RequestIdDep
+    user_id: PathId, body: TokenCreate, principal: AdminDep, session: SessionDep, rid: RequestIdDep
 ) -> TokenCreated:
     user = user_record(user_id, session)
     if not user.active:
@@ -102,7 +103,7 @@ def issue_token(
 
 
 @router.post("/{user_id}/deactivate", response_model=UserPublic)
-def deactivate(user_id: int, principal: AdminDep, session: SessionDep, rid: RequestIdDep) -> UserPublic:
+def deactivate(user_id: PathId, principal: AdminDep, session: SessionDep, rid: RequestIdDep) -> UserPublic:
     user = user_record(user_id, session)
     if user_id == principal.user_id:
         raise conflict("you cannot deactivate yourself")
@@ -125,7 +126,7 @@ def deactivate(user_id: int, principal: AdminDep, session: SessionDep, rid: Requ
 
 
 @router.post("/{user_id}/activate", response_model=UserPublic)
-def activate(user_id: int, principal: AdminDep, session: SessionDep, rid: RequestIdDep) -> UserPublic:
+def activate(user_id: PathId, principal: AdminDep, session: SessionDep, rid: RequestIdDep) -> UserPublic:
     user = user_record(user_id, session)
     if user.active:
         return UserPublic.of(session, user)

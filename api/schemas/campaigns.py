@@ -16,6 +16,7 @@ from domain.campaign.models import (
     Stage,
 )
 from domain.kernel import Platform
+from domain.limits import MAX_ID
 
 
 class CampaignSummary(BaseModel):
@@ -84,7 +85,7 @@ class EntriesPublic(BaseModel):
 
 
 class BeaconCreate(BaseModel):
-    round: int = Field(ge=1)
+    round: int = Field(ge=1, le=MAX_ID, description="the drand quicknet round named in the launch post")
     randomness: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     signature: str = Field(default="", pattern=r"^([0-9a-fA-F]{2})*$")
     evidence: str = Field(min_length=1, max_length=2000)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
 from domain.emergency import DrillScenario
+from domain.kernel import TimeZoneName
 
 
 class DrillCalendar(BaseModel):
-    months: list[int] = Field(default_factory=lambda: [3, 6, 9, 12], description="1–12")
+    months: list[Annotated[int, Field(ge=1, le=12)]] = Field(
+        default_factory=lambda: [3, 6, 9, 12], min_length=1, max_length=12, description="1–12"
+    )
     day_of_month: int = Field(default=15, ge=1, le=31)
     hour: int = Field(default=10, ge=0, le=23)
     minute: int = Field(default=0, ge=0, le=59)
@@ -21,7 +24,7 @@ class DrillScheduleCreate(BaseModel):
     key: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9-]+$")
     scenario: DrillScenario
     calendar: DrillCalendar = Field(default_factory=DrillCalendar)
-    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    timezone: TimeZoneName = "Asia/Shanghai"
     note: str = Field(default="", max_length=500)
 
 

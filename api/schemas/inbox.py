@@ -10,6 +10,7 @@ from domain.inbox import Kind
 from domain.inbox_io import (
     InteractionState,
 )
+from domain.limits import MAX_COUNT
 
 
 class InteractionPublic(BaseModel):
@@ -67,7 +68,7 @@ class IngestItem(BaseModel):
     kind: Kind = Kind.comment
     text: str = Field(min_length=1, max_length=10000)
     author: str = Field(default="", max_length=200)
-    author_followers: int = Field(default=0, ge=0)
+    author_followers: int = Field(default=0, ge=0, le=MAX_COUNT)
     received_at: AwareDatetime | None = None
 
 

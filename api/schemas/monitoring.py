@@ -54,6 +54,12 @@ class IngestPublic(BaseModel):
     high_risk: dict[str, list[int]]
 
 
+class WebhookIn(BaseModel):
+    """The signed body of ``POST /monitoring/ingest/{source}``."""
+
+    items: list[RawItem] = Field(max_length=1000)
+
+
 class ItemsCreate(BaseModel):
     items: list[RawItem] = Field(min_length=1, max_length=100)
     authority: Authority = Authority.individual

@@ -16,6 +16,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from domain.kernel import Actor, Platform
+from domain.limits import MAX_MONEY_CNY
 
 
 class EntryMethod(StrEnum):
@@ -45,7 +46,7 @@ class Eligibility(BaseModel):
 class Prize(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     quantity: int = Field(default=0, ge=0, le=100000)
-    unit_value: Decimal | None = Field(default=None, ge=0, description="CNY per prize")
+    unit_value: Decimal | None = Field(default=None, ge=0, le=MAX_MONEY_CNY, description="CNY per prize")
     physical: bool = True  # needs a shipping address
 
 
@@ -67,7 +68,7 @@ class CampaignPlan(BaseModel):
     close_at: datetime | None = None
     draw_at: datetime | None = None
     results_deadline: datetime | None = None
-    budget: Decimal = Field(default=Decimal(0), ge=0)
+    budget: Decimal = Field(default=Decimal(0), ge=0, le=MAX_MONEY_CNY)
     rules_text: str = Field(default="", max_length=20000)
     post_text: str = Field(default="", max_length=5000, description="the launch post; the draw line is added")
     address_days: int = Field(default=7, ge=1, le=90, description="days a winner has to give an address")

@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.limits import MAX_COUNT
+
 
 class Authority(StrEnum):
     news = "news"
@@ -26,7 +28,7 @@ class RawItem(BaseModel):
     title: str = Field(default="", max_length=500)
     text: str = Field(min_length=1, max_length=20000)
     author: str = Field(default="", max_length=200)
-    author_followers: int = Field(default=0, ge=0)
-    engagement: int = Field(default=0, ge=0)
-    reposts: int = Field(default=0, ge=0)
+    author_followers: int = Field(default=0, ge=0, le=MAX_COUNT)
+    engagement: int = Field(default=0, ge=0, le=MAX_COUNT)
+    reposts: int = Field(default=0, ge=0, le=MAX_COUNT)
     published_at: datetime | None = None
