@@ -19,7 +19,13 @@ END = "<!-- role-table:end -->"
 
 
 def declared_roles(route: APIRoute) -> set[Role]:
-    """The roles the route's gate admits; empty: any signed-in user."""
+    """The roles the route's gate admits; empty: any signed-in user. A route whose roles are a setting
+    (``roles_setting`` on its endpoint) admits that setting's default."""
+    setting = getattr(route.endpoint, "roles_setting", None)
+    if setting:
+        from core.settings import Settings
+
+        return {Role(r) for r in Settings.model_fields[setting].get_default(call_default_factory=True)}
     found: set[Role] = set()
     for dep in route.dependant.dependencies:
         roles = getattr(dep.call, "allowed_roles", None)
@@ -34,6 +40,9 @@ def _who(route: APIRoute, public: frozenset[str], self_auth: frozenset[str]) -> 
     if route.path in self_auth:
         return "its own credential (a signature or a feed key), or a bearer token where the route says so"
     roles = declared_roles(route)
+    setting = getattr(route.endpoint, "roles_setting", None)
+    if setting:
+        return f"the roles in SOCIALOPS_{setting.upper()} (default: {', '.join(sorted(r.value for r in roles))})"
     return ", ".join(sorted(r.value for r in roles)) if roles else "any signed-in user"
 
 

@@ -47,6 +47,14 @@ SECRET_PURPOSE = "campaign-draw-secret"
 ADDRESS_PURPOSE = "campaign-winner-address"
 
 
+WEBHOOK_PURPOSE = "monitoring-webhook-secret"
+
+
+def webhook_sealer(key: str) -> Sealer:
+    """Seals a webhook source's signing secret (bound to ``source:{key}``)."""
+    return Sealer(key, WEBHOOK_PURPOSE)
+
+
 def secret_sealer(key: str) -> Sealer:
     """Seals a campaign's draw secret (bound to ``campaign:{id}``)."""
     return Sealer(key, SECRET_PURPOSE)

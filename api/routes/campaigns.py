@@ -187,7 +187,7 @@ async def get_campaign(
 
 @router.put("/{campaign_id}/plan", response_model=CampaignState, summary="Change the plan (draft only)")
 async def revise(
-    campaign_id: PathId, campaign: CampaignDep, body: CampaignPlan, principal: PlannerDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: PlannerDep, campaign: CampaignDep, body: CampaignPlan, session: SessionDep, client: TemporalDep,
     rid: RequestIdDep,
 ) -> CampaignState:  # fmt: skip
     _check_accounts(session, body)
@@ -199,8 +199,8 @@ async def revise(
 @router.post("/{campaign_id}/submit", response_model=SubmitResult, summary="Checklist, then review")
 async def submit(
     campaign_id: PathId,
-    campaign: CampaignDep,
     principal: PlannerDep,
+    campaign: CampaignDep,
     door: DoorDep,
 ) -> SubmitResult:
     result: SubmitResult = await door.send(principal, campaign, CampaignWorkflow.submit, SubmitRequest(actor=actor(principal)), action="campaign.submit")  # fmt: skip
@@ -216,7 +216,7 @@ async def submit(
 
 @router.post("/{campaign_id}/reviews", summary="Approve, request changes or reject (risk_compliance, leadership)")
 async def review(
-    campaign_id: PathId, campaign: CampaignDep, body: ReviewCreate, principal: ReviewerDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: ReviewerDep, campaign: CampaignDep, body: ReviewCreate, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> Any:  # fmt: skip
     req = ReviewRequest(actor=actor(principal), **body.model_dump())
@@ -225,7 +225,7 @@ async def review(
 
 @router.post("/{campaign_id}/cancel", response_model=CampaignState, summary="Cancel before launch")
 async def cancel(
-    campaign_id: PathId, campaign: CampaignDep, body: ReasonCreate, principal: PlannerDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: PlannerDep, campaign: CampaignDep, body: ReasonCreate, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.cancel, ActorRequest(actor=actor(principal), reason=body.reason), action="campaign.cancel", detail={"reason": body.reason})  # fmt: skip
@@ -235,8 +235,8 @@ async def cancel(
 @router.post("/{campaign_id}/pause", response_model=CampaignState, summary="Stop counting new entries")
 async def pause(
     campaign_id: PathId,
-    campaign: CampaignDep,
     principal: PlannerDep,
+    campaign: CampaignDep,
     door: DoorDep,
 ) -> CampaignState:
     out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.pause, ActorRequest(actor=actor(principal)), action="campaign.pause")  # fmt: skip
@@ -246,8 +246,8 @@ async def pause(
 @router.post("/{campaign_id}/resume", response_model=CampaignState, summary="Count entries again")
 async def resume(
     campaign_id: PathId,
-    campaign: CampaignDep,
     principal: PlannerDep,
+    campaign: CampaignDep,
     door: DoorDep,
 ) -> CampaignState:
     out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.resume, ActorRequest(actor=actor(principal)), action="campaign.resume")  # fmt: skip
@@ -294,7 +294,7 @@ def exclusions(campaign_id: PathId, _: ReviewerDep, session: SessionDep) -> list
 
 @router.post("/{campaign_id}/beacon", response_model=CampaignState, summary="Enter the public random value")
 async def beacon(
-    campaign_id: PathId, campaign: CampaignDep, body: BeaconCreate, principal: BeaconDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: BeaconDep, campaign: CampaignDep, body: BeaconCreate, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     req = BeaconRequest(actor=actor(principal), **body.model_dump())
@@ -343,7 +343,7 @@ def proof(
     "/{campaign_id}/results/approve", response_model=CampaignState, summary="Approve the results statement"
 )
 async def approve_results(
-    campaign_id: PathId, campaign: CampaignDep, body: ResultsCreate, principal: ResultsDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: ResultsDep, campaign: CampaignDep, body: ResultsCreate, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     out: CampaignState = await door.send(principal, campaign, CampaignWorkflow.approve_results, ResultsApproval(actor=actor(principal), text_hash=body.text_hash), action="campaign.results")  # fmt: skip
@@ -374,7 +374,7 @@ async def winners(
     "/{campaign_id}/prizes/{slot}/address", response_model=CampaignState, summary="Store a winner's address"
 )
 async def address(
-    campaign_id: PathId, campaign: CampaignDep, slot: PathIndex, body: AddressCreate, principal: PrizeDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: PrizeDep, campaign: CampaignDep, slot: PathIndex, body: AddressCreate, session: SessionDep, client: TemporalDep,
     settings: SettingsDep, rid: RequestIdDep,
 ) -> CampaignState:  # fmt: skip
     """Sealed in the database (never in workflow history); the workflow only learns that it arrived."""
@@ -402,7 +402,7 @@ async def address(
     "/{campaign_id}/prizes/{slot}", response_model=CampaignState, summary="Shipped, delivered or declined"
 )
 async def prize(
-    campaign_id: PathId, campaign: CampaignDep, slot: PathIndex, body: PrizeCreate, principal: PrizeDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: PrizeDep, campaign: CampaignDep, slot: PathIndex, body: PrizeCreate, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> CampaignState:  # fmt: skip
     if body.event is PrizeEvent.address_received:
@@ -415,7 +415,7 @@ async def prize(
 
 @router.post("/{campaign_id}/complaints", summary="Record a complaint about the campaign")
 async def complaint(
-    campaign_id: PathId, campaign: CampaignDep, body: ComplaintCreate, principal: ComplaintDep, session: SessionDep, client: TemporalDep,
+    campaign_id: PathId, principal: ComplaintDep, campaign: CampaignDep, body: ComplaintCreate, session: SessionDep, client: TemporalDep,
     door: DoorDep,
 ) -> dict[str, int]:  # fmt: skip
     count: int = await door.send(principal, campaign, CampaignWorkflow.complaint, ComplaintRequest(actor=actor(principal), note=body.note), action="campaign.complaint", detail={"note": body.note})  # fmt: skip

@@ -328,9 +328,9 @@ def get_version(content_id: PathId, number: PathNumber, _: AnyUserDep, session: 
 )
 async def revise(
     content_id: PathId,
+    principal: AuthorDep,
     item: ContentItemDep,
     body: VersionCreate,
-    principal: AuthorDep,
     door: DoorDep,
 ) -> VersionRecord:
     req = ReviseRequest(actor=actor(principal), content=body.to_content(), note=body.note)
@@ -343,9 +343,9 @@ async def revise(
 @router.post("/{content_id}/submit", response_model=SubmitResult, summary="Self-check and submit (R-4.1.2)")
 async def submit(
     content_id: PathId,
+    principal: AuthorDep,
     item: ContentItemDep,
     body: SubmitIn,
-    principal: AuthorDep,
     door: DoorDep,
 ) -> SubmitResult:
     req = SubmitRequest(actor=actor(principal), version_hash=body.version_hash)
@@ -366,9 +366,9 @@ async def submit(
 @router.post("/{content_id}/reviews", summary="Approve, request changes or reject (R-4.1.3)")
 async def review(
     content_id: PathId,
+    principal: ReviewerDep,
     item: ContentItemDep,
     body: ReviewCreate,
-    principal: ReviewerDep,
     door: DoorDep,
 ) -> dict[str, Any]:
     req = ReviewRequest(actor=actor(principal), **body.model_dump())
@@ -391,9 +391,9 @@ async def review(
 @router.post("/{content_id}/compliance-override", summary="Override a compliance block with a reason")
 async def override(
     content_id: PathId,
+    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     item: ContentItemDep,
     body: OverrideIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     door: DoorDep,
 ) -> dict[str, Any]:
     req = OverrideRequest(actor=actor(principal), **body.model_dump())
@@ -411,9 +411,9 @@ async def override(
 @router.post("/{content_id}/reschedule", response_model=ContentState)
 async def reschedule(
     content_id: PathId,
+    principal: AuthorDep,
     item: ContentItemDep,
     body: RescheduleIn,
-    principal: AuthorDep,
     door: DoorDep,
 ) -> ContentState:
     req = RescheduleRequest(actor=actor(principal), publish_at=body.publish_at)
@@ -431,9 +431,9 @@ async def reschedule(
 @router.post("/{content_id}/cancel", response_model=ContentState)
 async def cancel(
     content_id: PathId,
+    principal: AuthorDep,
     item: ContentItemDep,
     body: ReasonIn,
-    principal: AuthorDep,
     door: DoorDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
@@ -450,9 +450,9 @@ async def cancel(
 )
 async def release(
     content_id: PathId,
+    principal: Annotated[Principal, Depends(require_roles(Role.ops_head))],
     item: ContentItemDep,
     body: ReasonIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.ops_head))],
     door: DoorDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)
@@ -470,9 +470,9 @@ async def release(
 @router.post("/{content_id}/retract", response_model=ContentState, summary="Retract (R-2.3)")
 async def retract(
     content_id: PathId,
+    principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance, Role.leadership))],
     item: ContentItemDep,
     body: RequiredReasonIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.ops_head, Role.risk_compliance, Role.leadership))],
     door: DoorDep,
 ) -> ContentState:
     req = ReasonRequest(actor=actor(principal), reason=body.reason)

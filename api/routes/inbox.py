@@ -180,9 +180,9 @@ async def item(
 )
 async def reply(
     item_id: PathId,
+    principal: AgentDep,
     record: InteractionDep,
     body: ReplyIn,
-    principal: AgentDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
@@ -226,9 +226,9 @@ async def reply(
 @router.post("/{item_id}/assign", response_model=InteractionState)
 async def assign(
     item_id: PathId,
+    principal: AgentDep,
     record: InteractionDep,
     body: UserIn,
-    principal: AgentDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
@@ -250,9 +250,9 @@ async def assign(
 @router.post("/{item_id}/snooze", response_model=InteractionState)
 async def snooze(
     item_id: PathId,
+    principal: AgentDep,
     record: InteractionDep,
     body: SnoozeIn,
-    principal: AgentDep,
     door: DoorDep,
 ) -> InteractionState:
     return await door.send(
@@ -268,9 +268,9 @@ async def snooze(
 @router.post("/{item_id}/resolve", response_model=InteractionState, summary="Resolve without reply")
 async def resolve(
     item_id: PathId,
+    principal: AgentDep,
     record: InteractionDep,
     body: NoteIn,
-    principal: AgentDep,
     door: DoorDep,
 ) -> InteractionState:
     return await door.send(
@@ -286,9 +286,9 @@ async def resolve(
 @router.post("/{item_id}/escalate", response_model=InteractionState)
 async def escalate(
     item_id: PathId,
+    principal: AgentDep,
     record: InteractionDep,
     body: NoteIn,
-    principal: AgentDep,
     door: DoorDep,
 ) -> InteractionState:
     return await door.send(
@@ -304,8 +304,8 @@ async def escalate(
 @router.post("/{item_id}/hide", response_model=InteractionState)
 async def hide(
     item_id: PathId,
-    record: InteractionDep,
     principal: AgentDep,
+    record: InteractionDep,
     door: DoorDep,
 ) -> InteractionState:
     return await door.send(
@@ -321,8 +321,8 @@ async def hide(
 @router.post("/{item_id}/unhide", response_model=InteractionState)
 async def unhide(
     item_id: PathId,
-    record: InteractionDep,
     principal: AgentDep,
+    record: InteractionDep,
     door: DoorDep,
 ) -> InteractionState:
     return await door.send(
@@ -338,9 +338,9 @@ async def unhide(
 @router.post("/{item_id}/feedback", response_model=InteractionState, summary="Route feedback to a department")
 async def open_feedback(
     item_id: PathId,
+    principal: AgentDep,
     record: InteractionDep,
     body: FeedbackIn,
-    principal: AgentDep,
     door: DoorDep,
 ) -> InteractionState:
     return await door.send(

@@ -178,9 +178,9 @@ async def _with_live_tasks(client: Client, state: IncidentState) -> IncidentStat
 @router.post("/{incident_id}/confirm", response_model=IncidentState)
 async def confirm(
     incident_id: PathId,
+    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     incident: IncidentDep,
     body: ConfirmIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     door: DoorDep,
 ) -> IncidentState:
     st: IncidentState = await door.send(
@@ -197,8 +197,8 @@ async def confirm(
 @router.post("/{incident_id}/acknowledge", response_model=IncidentState, summary="Acknowledge a page")
 async def acknowledge(
     incident_id: PathId,
-    incident: IncidentDep,
     principal: TeamDep,
+    incident: IncidentDep,
     door: DoorDep,
 ) -> IncidentState:
     st: IncidentState = await door.send(
@@ -240,9 +240,9 @@ async def _team_change(
 @router.post("/{incident_id}/members", response_model=IncidentState)
 async def add_member(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     body: MemberCreate,
-    principal: TeamDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
@@ -255,9 +255,9 @@ async def add_member(
 @router.post("/{incident_id}/hand-over", response_model=IncidentState, summary="Hand over command")
 async def hand_over(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     body: MemberCreate,
-    principal: TeamDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
@@ -270,9 +270,9 @@ async def hand_over(
 @router.post("/{incident_id}/assess", response_model=IncidentState, summary="Assess; may re-level")
 async def assess(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     body: AssessIn,
-    principal: TeamDep,
     door: DoorDep,
 ) -> IncidentState:
     st: IncidentState = await door.send(
@@ -289,9 +289,9 @@ async def assess(
 @router.post("/{incident_id}/statements", response_model=Statement, status_code=201)
 async def draft_statement(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     body: StatementCreate,
-    principal: TeamDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
@@ -328,10 +328,10 @@ async def draft_statement(
 @router.post("/{incident_id}/statements/{statement_id}/approve", response_model=Statement)
 async def approve_statement(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     statement_id: PathNumber,
     body: ApproveIn,
-    principal: TeamDep,
     door: DoorDep,
 ) -> Statement:
     req = ApproveStatementRequest(actor=actor(principal), statement_id=statement_id, text_hash=body.text_hash)
@@ -353,10 +353,10 @@ async def approve_statement(
 )
 async def override_statement(
     incident_id: PathId,
+    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     incident: IncidentDep,
     statement_id: PathNumber,
     body: OverrideIn,
-    principal: Annotated[Principal, Depends(require_roles(Role.risk_compliance))],
     door: DoorDep,
 ) -> Statement:
     req = StatementOverride(actor=actor(principal), statement_id=statement_id, reason=body.reason)
@@ -374,9 +374,9 @@ async def override_statement(
 @router.post("/{incident_id}/statements/{statement_id}/publish", response_model=Statement)
 async def publish_statement(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     statement_id: PathNumber,
-    principal: TeamDep,
     door: DoorDep,
 ) -> Statement:
     stmt: Statement = await door.send(
@@ -398,9 +398,9 @@ async def publish_statement(
 )
 async def add_task(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     body: TaskCreate,
-    principal: TeamDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
@@ -472,9 +472,9 @@ async def complete_task(
 async def reassign_task(
     incident_id: int,
     number: int,
+    principal: TeamDep,
     incident: IncidentDep,
     body: TaskReassignIn,
-    principal: TeamDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,
@@ -500,9 +500,9 @@ async def reassign_task(
 @router.post("/{incident_id}/resolve", response_model=IncidentState)
 async def resolve(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     body: ResolveIn,
-    principal: TeamDep,
     door: DoorDep,
 ) -> IncidentState:
     st: IncidentState = await door.send(
@@ -519,9 +519,9 @@ async def resolve(
 @router.post("/{incident_id}/postmortem", response_model=IncidentState)
 async def postmortem(
     incident_id: PathId,
+    principal: TeamDep,
     incident: IncidentDep,
     body: PostmortemCreate,
-    principal: TeamDep,
     session: SessionDep,
     client: TemporalDep,
     rid: RequestIdDep,

@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -42,6 +43,8 @@ from api.schemas.monitoring import (
     TopicPublic,
     WebhookIn,
 )
+from core.sealing import SealError, webhook_sealer
+from core.settings import Settings
 from db import audit, monitoring, outbox
 from db.accounts import Principal
 from db.models import LabelCorrection, MonitoredItem, MonitorSource, MonitorTopic, utcnow
@@ -53,6 +56,8 @@ from domain.risk import RiskLevel
 from domain.roles import Role
 from domain.sentiment import Sentiment
 from workflows.monitoring import MonitoringWorkflow
+
+log = structlog.get_logger("socialops.monitoring")
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"])
 
@@ -194,8 +199,9 @@ def topic_stats(
 
 @router.post("/sources", response_model=SourcePublic, status_code=201)
 def create_source(
-    body: SourceCreate, principal: SourcesDep, session: SessionDep, rid: RequestIdDep
+    body: SourceCreate, principal: SourcesDep, session: SessionDep, rid: RequestIdDep, settings: SettingsDep
 ) -> SourcePublic:
+    """A webhook source's signing secret is shown once, here; it is stored sealed (core/sealing.py)."""
     if monitoring.source_by_key(session, body.key) is not None:
         raise conflict(f"source {body.key!r} exists", field="key")
     if body.kind == "rss" and not body.url.startswith(("http://", "https://")):
@@ -207,7 +213,7 @@ def create_source(
         name=body.name or body.key,
         url=body.url,
         authority=body.authority.value,
-        secret=secret,
+        secret=_seal_secret(settings, body.key, secret) if secret else "",
     )
     session.add(row)
     audit.record(
@@ -242,6 +248,28 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
+def _seal_secret(settings: Settings, key: str, secret: str) -> str:
+    return webhook_sealer(settings.secret_key.get_secret_value()).seal(secret.encode(), f"source:{key}")
+
+
+def _source_secret(settings: Settings, source: MonitorSource | None) -> str:
+    """The source's signing secret; an unknown or inactive source gets a random one, so its caller is
+    answered exactly like a bad signature (nothing tells which sources exist)."""
+    if source is None or source.kind != "webhook" or not source.active or not source.secret:
+        return secrets.token_urlsafe(32)
+    if not source.secret.startswith("v1."):
+        return source.secret  # stored before sealing (it is sealed again when the source is re-created)
+    try:
+        return (
+            webhook_sealer(settings.secret_key.get_secret_value())
+            .open(source.secret, f"source:{source.key}")
+            .decode()
+        )
+    except SealError:
+        log.error("webhook secret cannot be opened (SOCIALOPS_SECRET_KEY changed?)", source=source.key)
+        return secrets.token_urlsafe(32)
+
+
 @router.post(
     "/ingest/{source_key}",
     response_model=IngestPublic,
@@ -262,8 +290,6 @@ async def ingest_webhook(
     ] = "",
 ) -> IngestPublic:
     source = monitoring.source_by_key(session, source_key)
-    if source is None or source.kind != "webhook" or not source.active:
-        raise ApiError(404, "not_found", f"no active webhook source {source_key!r}")
     ts = x_socialops_timestamp
     sig = x_socialops_signature.removeprefix("sha256=")
     body = await request.body()  # already bounded by the ingest size limit (api/limits.py)
@@ -281,7 +307,7 @@ async def ingest_webhook(
         )
     # Compared as bytes: compare_digest refuses str with non-ASCII characters (a header may carry any
     # latin-1 character), and a bad signature is the sender's problem (401), not ours.
-    expected = signature(source.secret, ts, body).encode("ascii")
+    expected = signature(_source_secret(settings, source), ts, body).encode("ascii")
     if not sig or not hmac.compare_digest(sig.encode("utf-8"), expected):
         raise ApiError(
             401,
@@ -289,6 +315,7 @@ async def ingest_webhook(
             "X-Socialops-Signature must be hex HMAC-SHA256(secret, timestamp + '.' + body)",
             field="X-Socialops-Signature",
         )
+    assert source is not None  # a signature that matched was made with a known source's secret
     # Only a signed body is parsed; every parse or validation error is a 422 naming the field.
     try:
         items = WebhookIn.model_validate_json(body).items

@@ -303,8 +303,12 @@ async def test_webhook_signature_timestamp_and_redelivery(api: Api) -> None:
     assert r.status_code == 401 and r.json()["field"] == "X-Socialops-Signature"
     r = await api.post_signed("bought", secret, payload, ts=int(time.time()) - 3600)
     assert r.status_code == 401 and r.json()["error"] == "stale_timestamp"
-    r = await api.post_signed("nope", secret, payload)
-    assert r.status_code == 404
+    wrong = await api.post_signed("bought", "wrong-secret", payload)
+    r = await api.post_signed("nope", secret, payload)  # unknown: answered like a bad signature (was: 404)
+    assert r.status_code == 401 and r.json() == wrong.json()
+    with api.db.session() as s:  # the signing secret is sealed at rest, not stored as given
+        stored = s.exec(select(MonitorSource).where(MonitorSource.key == "bought")).one().secret
+    assert stored.startswith("v1.") and secret not in stored
     results = await asyncio.gather(*(api.post_signed("bought", secret, payload) for _ in range(3)))
     assert all(x.status_code == 200 for x in results), [x.text for x in results]
     assert sorted(x.json()["stored"] for x in results) in ([0, 0, 1],)
