@@ -132,8 +132,8 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(drills.runs)
+    codec.install(app, settings)  # the Temporal UI's codec endpoint and its CORS
     install_openapi(
         app, iter_api_routes(app.routes), self_authenticated=SELF_AUTHENTICATED_PATHS, ingest=INGEST_PATHS
     )
-    codec.install(app, settings)  # the Temporal UI's codec endpoint and its CORS
     return app

@@ -81,7 +81,7 @@ def error_responses(route: APIRoute, *, self_authenticated: bool, ingest: bool) 
     calls = [d.call for d in dependants]
     gates: list[Any] = [c for c in calls if hasattr(c, "allowed_roles")]
     mutating = bool((route.methods or set()) & _MUTATING)
-    has_body = route.body_field is not None or ingest
+    has_body = route.body_field is not None or ingest or "requestBody" in (route.openapi_extra or {})
     has_params = bool(
         route.dependant.path_params
         or route.dependant.query_params

@@ -556,6 +556,17 @@ def check(var_dir: VarDirOpt = None) -> None:
     except Exception as exc:
         _fail(f"system check failed: {exc}")
     typer.echo(result.model_dump_json())
+    _exit_at_once(0)
+
+
+def _exit_at_once(code: int) -> NoReturn:
+    """Leave without interpreter finalization: a short-lived command's Temporal client (its Rust runtime)
+    being torn down at exit was seen to crash the process (SIGSEGV) after the answer was printed."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @app.command()
