@@ -20,6 +20,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.embedded import pid_alive
+
 DATABASES = ("socialops.db", "sandbox.db", "temporal.db")
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -39,19 +41,9 @@ def running_stack(var: Path) -> list[int]:
     alive = []
     for child in children.values():
         pid = int(child.get("pid") or 0)
-        if pid > 0 and _alive(pid):
+        if pid_alive(pid):
             alive.append(pid)
     return alive
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _refuse_if_running(var: Path, what: str) -> None:
@@ -99,13 +91,15 @@ def backup(var: Path, output: Path) -> dict[str, object]:
         manifest["files"] = files
         output.parent.mkdir(parents=True, exist_ok=True)
         partial = output.with_name(output.name + ".partial")
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_CREAT | os.O_WRONLY, 0o600))  # the archive holds personal data
         with tarfile.open(partial, "w:gz") as tar:
             body = json.dumps(manifest, indent=2).encode()
             info = tarfile.TarInfo(MANIFEST)
-            info.size = len(body)
+            info.size, info.mode = len(body), 0o600
             tar.addfile(info, io.BytesIO(body))
             for name in present:
-                tar.add(Path(tmp) / name, arcname=name)
+                tar.add(Path(tmp) / name, arcname=name, filter=_private)
         partial.replace(output)  # a half-written archive never has the final name
     return manifest
 
@@ -142,5 +136,21 @@ def restore(archive: Path, var: Path, *, force: bool = False) -> dict[str, objec
                 shutil.move(str(p), aside / p.name)
             manifest["moved_aside"] = str(aside)
         for name in files:
-            shutil.copy2(Path(tmp) / name, var / name)
+            shutil.copyfile(Path(tmp) / name, var / name)
+            (var / name).chmod(0o600)
     return manifest
+
+
+def _private(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.mode = 0o600
+    return info
+
+
+def make_private(var: Path) -> list[str]:
+    """Owner-only modes for the data directory's databases (and their -wal/-shm files); returns those fixed."""
+    fixed = []
+    for path in sorted(p for name in DATABASES for p in var.glob(f"{name}*")):
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+            fixed.append(path.name)
+    return fixed

@@ -608,6 +608,10 @@ def up(
     except embedded.EmbeddedError as exc:
         _fail(str(exc))
 
+    from core.backup import make_private
+
+    for name in make_private(var):  # e.g. restored or copied by hand with a looser mode
+        typer.echo(f"made {name} owner-only (0600): it holds personal data")
     db = Database(settings.effective_database_url)
     migrate.upgrade(db.engine)
     admin_token = None

@@ -303,12 +303,12 @@ def running_addresses(settings: Settings) -> dict[str, str]:
         body = json.loads(supervisor_status_path(settings).read_text())
     except (OSError, ValueError):
         return {}
-    if not any(_pid_alive(int(c.get("pid") or 0)) for c in body.get("children", {}).values()):
+    if not any(pid_alive(int(c.get("pid") or 0)) for c in body.get("children", {}).values()):
         return {}
     return {k: str(body[k]) for k in ("temporal_address", "api_url") if k in body}
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     try:

@@ -183,6 +183,7 @@ def _flag_earlier(
             InteractionInput.model_validate(start.input),
             "flag_spam",
             SpamFlag(reason=f"后续内容显示为垃圾信息：{why}"),
+            restart_finished=False,  # a closed item's process is not run again
         )
         keys.append(key)
     return keys

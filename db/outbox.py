@@ -46,8 +46,11 @@ def add_signal(
     signal: str,
     signal_input: BaseModel,
     summary: str = "",
+    *,
+    restart_finished: bool = True,
 ) -> ProcessStart:
-    """Record a signal-with-start (``key`` makes the same signal recorded twice one row)."""
+    """Record a signal-with-start (``key`` makes the same signal recorded twice one row); with
+    ``restart_finished=False`` a process that has finished is left as it is (the signal is dropped)."""
     existing = session.exec(select(ProcessStart).where(ProcessStart.key == key)).first()
     if existing is not None:
         return existing
@@ -58,7 +61,7 @@ def add_signal(
         input=inp.model_dump(mode="json"),
         signal=signal,
         signal_input=signal_input.model_dump(mode="json"),
-        reuse_closed_id=True,
+        reuse_closed_id=restart_finished,
         summary=summary[:200],
     )
     session.add(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -67,6 +67,9 @@ from workflows.interaction import InteractionWorkflow
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 
+ItemStatus = Literal[
+    "new", "assigned", "waiting", "snoozed", "feedback_open", "replied", "resolved", "closed", "hidden"
+]  # an unknown status is a 422 naming the allowed ones, not an empty list
 PlatformDep = Annotated[Principal, Depends(require_roles(Role.platform_admin, Role.admin))]
 IngestDep = Annotated[Principal, Depends(require_roles(Role.platform_admin))]  # platform adapters only
 
@@ -80,7 +83,7 @@ def inbox(
     breaching_within_minutes: Annotated[int | None, Query(ge=1, le=10080)] = None,
     intent: Intent | None = None,
     platform: Platform | None = None,
-    status: str | None = None,
+    status: ItemStatus | None = None,
     include_closed: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[InteractionPublic]:
@@ -378,15 +381,19 @@ async def ingest(
     session.commit()  # frees its connection: storing the batch takes another (no pool may run dry waiting)
     items = [i.model_dump(mode="json", exclude_none=True) for i in body.items]
     batch = await run_in_threadpool(store_batch, db, platform, account, items)
-    audit.record(
-        session,
-        principal,
-        "inbox.ingest",
-        f"account:{platform.value}/{account}",
-        rid,
-        {"new": len(batch.inputs), "earlier_flagged_spam": len(batch.flag_keys)},
-    )
-    session.commit()
+
+    def record() -> None:
+        audit.record(
+            session,
+            principal,
+            "inbox.ingest",
+            f"account:{platform.value}/{account}",
+            rid,
+            {"new": len(batch.inputs), "earlier_flagged_spam": len(batch.flag_keys)},
+        )
+        session.commit()
+
+    await run_in_threadpool(record)
     keys = batch.start_keys
     running = await wf.start_recorded(client, db, settings.task_queue, batch.outbox_keys)
     return {

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
+from fastapi.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api import resources
@@ -108,19 +109,24 @@ async def report(
     settings: SettingsDep,
     rid: RequestIdDep,
 ) -> IncidentPublic:
-    try:
-        row, _ = q.open_incident(
-            session,
-            title=body.title,
-            description=body.description,
-            reported_by=principal.name,
-            evidence=body.evidence,
-            topic=body.topic,
-        )
-    except ValueError as exc:
-        raise ApiError(409, "conflict", str(exc)) from exc
-    audit.record(session, principal, "incident.report", f"incident:{row.id}", rid, {"title": body.title})
-    session.commit()
+
+    def record() -> Incident:  # off the event loop: a busy database must not stall other requests
+        try:
+            row, _ = q.open_incident(
+                session,
+                title=body.title,
+                description=body.description,
+                reported_by=principal.name,
+                evidence=body.evidence,
+                topic=body.topic,
+            )
+        except ValueError as exc:
+            raise ApiError(409, "conflict", str(exc)) from exc
+        audit.record(session, principal, "incident.report", f"incident:{row.id}", rid, {"title": body.title})
+        session.commit()
+        return row
+
+    row = await run_in_threadpool(record)
     running = await wf.start_recorded(client, db, settings.task_queue, [row.workflow_id])
     return _summary(row, starting=row.workflow_id not in running)
 

@@ -321,9 +321,14 @@ async def ingest_webhook(
         items = WebhookIn.model_validate_json(body).items
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
-    res = await run_in_threadpool(ingest, session, source, items, datetime.now(UTC))
-    keys = _record_escalations(session, res)
-    session.commit()
+
+    def store() -> tuple[IngestResult, list[str]]:  # analysis, storage and commit: off the event loop
+        res = ingest(session, source, items, datetime.now(UTC))
+        keys = _record_escalations(session, res)
+        session.commit()
+        return res, keys
+
+    res, keys = await run_in_threadpool(store)
     await wf.start_recorded(client, db, settings.task_queue, keys)
     return IngestPublic(
         stored=len(res.stored), duplicates=res.duplicates, watch=res.watch, high_risk=dict(res.high_risk)
@@ -346,10 +351,15 @@ async def submit_items(
         source = MonitorSource(key=key, kind="manual", name="人工提交", authority=body.authority.value)
         session.add(source)
         session.flush()
-    res = await run_in_threadpool(ingest, session, source, body.items, datetime.now(UTC))
-    keys = _record_escalations(session, res)
-    audit.record(session, principal, "monitor_item.submit", f"source:{key}", rid, {"items": len(body.items)})
-    session.commit()
+
+    def store() -> tuple[IngestResult, list[str]]:  # off the event loop, with its audit row
+        res = ingest(session, source, body.items, datetime.now(UTC))
+        keys = _record_escalations(session, res)
+        audit.record(session, principal, "monitor_item.submit", f"source:{key}", rid, {"items": len(body.items)})
+        session.commit()
+        return res, keys
+
+    res, keys = await run_in_threadpool(store)
     await wf.start_recorded(client, db, settings.task_queue, keys)
     return IngestPublic(
         stored=len(res.stored), duplicates=res.duplicates, watch=res.watch, high_risk=dict(res.high_risk)

@@ -302,3 +302,10 @@ async def test_an_applied_change_whose_audit_row_fails_says_so(
     monkeypatch.undo()
     d = await wait(a, item_id, lambda d: d["state"]["snoozed_until"] is not None)
     assert d["state"]["snoozed_until"].startswith("2099-01-01T00:00")  # the change stands, as it said
+
+
+async def test_an_unknown_status_filter_is_refused(api: tuple[Api, SandboxPlatform]) -> None:
+    a, _ = api
+    r = await a.call("agent", "GET", "/inbox?status=all")  # was: 200 [] — looked like an empty inbox
+    assert r.status_code == 422 and r.json()["field"] == "status" and "hidden" in r.text
+    assert (await a.call("agent", "GET", "/inbox?status=hidden")).status_code == 200

@@ -73,6 +73,8 @@ async def test_backup_and_restore_the_embedded_data(tmp_path: Path) -> None:
     assert set(manifest["files"]) == {"socialops.db", "temporal.db"}
     with tarfile.open(tmp_path / "b.tar.gz") as tar:
         assert sorted(tar.getnames()) == ["manifest.json", "socialops.db", "temporal.db"]
+        assert all(m.mode == 0o600 for m in tar.getmembers())  # personal data: owner-only, also inside
+    assert (tmp_path / "b.tar.gz").stat().st_mode & 0o777 == 0o600
 
     (var / "supervisor.json").write_text(json.dumps({"children": {"api": {"pid": os.getpid()}}}))
     r = _cli(var, "backup", "--output", str(tmp_path / "c.tar.gz"))
@@ -82,6 +84,7 @@ async def test_backup_and_restore_the_embedded_data(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
     r = _cli(fresh, "restore", str(tmp_path / "b.tar.gz"))
     assert r.returncode == 0, r.stderr
+    assert all((fresh / n).stat().st_mode & 0o777 == 0o600 for n in ("socialops.db", "temporal.db"))
     db = Database(f"sqlite:///{fresh / 'socialops.db'}")
     with db.session() as s:
         from db.models import User

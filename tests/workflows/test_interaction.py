@@ -459,3 +459,17 @@ async def test_a_later_copy_hides_the_earlier_ones_and_a_person_can_unhide(
             InteractionWorkflow.reply, ReplyRequest(actor=AGENT, text="活动到本月底结束。", request_key="k1")
         )
         await state(first, lambda s: s.status == "closed", "answered and closed")
+
+        # A closed item is not run again when a later copy shows it to be spam (was: its process restarted,
+        # logged "received" again and re-did its routing).
+        praise = "这款暖手宝真好用，推荐大家买！"
+        first_runs = {}
+        for n in (61, 62):
+            h = await start(env, w, db, praise, n)
+            await state(h, lambda s: s.status == "closed", "thanked and closed")
+            first_runs[f"interaction-weibo-c-{n}"] = (await h.describe()).run_id
+        later = store_batch(db, Platform.weibo, "brand_weibo", [{"external_id": "c-63", "text": praise}])
+        assert sorted(later.flag_keys) == ["interaction-weibo-c-61:flag-spam", "interaction-weibo-c-62:flag-spam"]
+        await dispatch(env.client, db, w.task_queue, keys=later.outbox_keys)
+        for wid, run_id in first_runs.items():
+            assert (await env.client.get_workflow_handle(wid).describe()).run_id == run_id, wid  # not re-run

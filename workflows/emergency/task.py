@@ -41,7 +41,8 @@ class IncidentTaskWorkflow:
         if req.actor.name != self.owner:  # nobody completes a task on someone else's behalf
             raise forbidden(
                 "actor",
-                f"only the task's owner ({self.owner}) completes it; the commander may reassign it",
+                f"only the task's owner ({self.owner}) completes it; the commander, ops_head or leadership "
+                "may reassign it",
                 req.actor,
                 frozenset(),
             )

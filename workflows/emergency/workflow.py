@@ -371,8 +371,9 @@ class EmergencyWorkflow:
         except Exception as exc:  # the task finished meanwhile: nothing was handed on
             task.owner = before
             raise conflict("number", f"task {req.number} has just finished") from exc
+        note = f"（{req.note}）" if req.note else ""
         await self.run_.event(
-            "task_reassigned", req.actor.name, f"#{req.number} {task.title}：{before} → {req.owner}"
+            "task_reassigned", req.actor.name, f"#{req.number} {task.title}：{before} → {req.owner}{note}"
         )
         return task
 
