@@ -72,7 +72,14 @@ class Analyzer:
     ) -> list[Analysis]:
         joined = [f"{i.title} {i.text}" if i.title else i.text for i in items]
         scans = [self.scanner.scan(t) for t in joined]
-        sentiments = self.model.classify([sc.opinion_text for sc in scans])
+        sentiments = [
+            # A reported harm (fire, smoke, poisoning …) told in a flat, news-like tone is still bad news: a
+            # neutral reading becomes negative; a confident positive ("没有冒烟，放心") stays as it is.
+            (Sentiment.negative, p, conf) if sc.safety and label is Sentiment.neutral else (label, p, conf)
+            for sc, (label, p, conf) in zip(
+                scans, self.model.classify([sc.opinion_text for sc in scans]), strict=True
+            )
+        ]
         # Count this batch into each topic's recent traffic before assessing it.
         traffic = {k: list(v) for k, v in recent.items()}
         for sc, (label, _, _) in zip(scans, sentiments, strict=True):

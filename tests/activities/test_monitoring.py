@@ -708,3 +708,21 @@ def test_sentiment_reads_the_opinion_not_the_monitored_name() -> None:
     # The same negative post read with the name left in looks less negative: the mask is doing the work.
     unmasked = analyzer.model.positive_probability([OPINION_PROBE[0][1]])[0]
     assert analysed[0].score < unmasked - 0.03
+
+
+def test_a_harm_reported_flatly_is_negative_not_neutral() -> None:
+    """A newcomer's news-style item (起火, 送医, 起诉) came out neutral (p 0.37) while its risk was high."""
+    from domain.monitoring.analysis import Analyzer
+
+    analyzer = Analyzer([SPEC], default_matrix())
+    texts = [
+        "多名用户反映恒星科技暖手宝使用中冒烟、着火，有儿童吸入烟雾后送医，家长表示将起诉",
+        "恒星科技暖手宝通过了安全检测，没有冒烟起火的问题，质量很好，大家放心买",
+        "恒星科技今天发布了新款暖手宝",
+    ]
+    got = analyzer.analyse_items(
+        [RawItem(external_id=str(i), text=t) for i, t in enumerate(texts)], Authority.news, {}, True
+    )
+    assert [a.sentiment for a in got] == [Sentiment.negative, Sentiment.positive, Sentiment.neutral], [
+        (a.sentiment, round(a.score, 2)) for a in got
+    ]
