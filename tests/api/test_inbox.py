@@ -232,17 +232,22 @@ async def test_sla_compliance_counts_breached_unanswered_items(
     assert figures["bot_replies"] == 1 and figures["bot_first_reply_median_s"] == 60.0, figures
 
 
-async def test_a_double_click_on_reply_posts_once(api: tuple[Api, SandboxPlatform], database: Database) -> None:
-    """Was: two replies sent at once without an Idempotency-Key both went out to the customer."""
-    a, sandbox = api
-    items = {"items": [{"external_id": "dbl-1", "kind": "dm", "text": "表带断了，能换吗？", "author": "王五"}]}
+async def push_dm(a: Api, external_id: str, text: str, author: str) -> int:
+    """Push one DM as platform_admin; its inbox id once it is listed."""
+    items = {"items": [{"external_id": external_id, "kind": "dm", "text": text, "author": author}]}
     assert (await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)).status_code == 200
 
     async def listed() -> int | None:
         rows = (await a.call("agent", "GET", "/inbox")).json()
-        return next((i["id"] for i in rows if i["external_id"] == "dbl-1"), None)
+        return next((i["id"] for i in rows if i["external_id"] == external_id), None)
 
-    item_id = await until(listed, "the item listed")
+    return int(await until(listed, "the item listed"))
+
+
+async def test_a_double_click_on_reply_posts_once(api: tuple[Api, SandboxPlatform], database: Database) -> None:
+    """Was: two replies sent at once without an Idempotency-Key both went out to the customer."""
+    a, sandbox = api
+    item_id = await push_dm(a, "dbl-1", "表带断了，能换吗？", "王五")
     await wait(a, item_id, lambda d: d["state"]["status"] in ("assigned", "waiting", "new"))
     body = {"text": "非常抱歉，已为您安排免费更换表带"}
     both = await asyncio.gather(*(a.call("agent", "POST", f"/inbox/{item_id}/reply", body) for _ in range(2)))
@@ -279,14 +284,7 @@ async def test_an_applied_change_whose_audit_row_fails_says_so(
     import api.workflows as door
 
     a, _ = api
-    items = {"items": [{"external_id": "aud-1", "kind": "dm", "text": "发票怎么开？", "author": "赵六"}]}
-    assert (await a.call("pa", "POST", "/inbox/ingest/weibo/brand_weibo", items)).status_code == 200
-
-    async def listed() -> int | None:
-        rows = (await a.call("agent", "GET", "/inbox")).json()
-        return next((i["id"] for i in rows if i["external_id"] == "aud-1"), None)
-
-    item_id = await until(listed, "the item listed")
+    item_id = await push_dm(a, "aud-1", "发票怎么开？", "赵六")
     await wait(a, item_id, lambda d: d["state"] is not None)
     calls = []
 
