@@ -72,7 +72,7 @@ async def send(
             detail=detail,
         )
     except ApiError as exc:
-        if exc.code == "process_closed" and _starting(session, record):
+        if exc.code == "process_closed" and await run_in_threadpool(_starting, session, record):
             raise ApiError(
                 409,
                 "process_starting",
@@ -220,7 +220,7 @@ async def live_state(
             error = f"live state unavailable: {exc}"
     else:
         error = "live state unavailable: Temporal is not reachable"
-    if outbox.starting(session, [workflow_id]):
+    if await run_in_threadpool(outbox.starting, session, [workflow_id]):
         error = "the process is starting: recorded, and started within a minute"
     return None, error
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api import resources
@@ -139,19 +140,26 @@ async def create_campaign(
     body: CampaignPlan, principal: PlannerDep, session: SessionDep, client: MaybeTemporalDep, db: DbDep,
     settings: SettingsDep, rid: RequestIdDep,
 ) -> CampaignSummary:  # fmt: skip
-    _check_accounts(session, body)
-    row = q.create(session, body, principal.user_id, principal.name)
-    assert row.id is not None
-    inp = CampaignInput(
-        campaign_id=row.id,
-        owner=principal.name,
-        owner_id=principal.user_id,
-        plan=body,
-        thresholds=thresholds(settings),
-    )
-    outbox.add_start(session, row.workflow_id, "CampaignWorkflow", inp, summary=f"活动 #{row.id}：{body.title}")
-    audit.record(session, principal, "campaign.create", f"campaign:{row.id}", rid, {"title": body.title})
-    session.commit()
+
+    def write() -> Campaign:
+        _check_accounts(session, body)
+        row = q.create(session, body, principal.user_id, principal.name)
+        assert row.id is not None
+        inp = CampaignInput(
+            campaign_id=row.id,
+            owner=principal.name,
+            owner_id=principal.user_id,
+            plan=body,
+            thresholds=thresholds(settings),
+        )
+        outbox.add_start(
+            session, row.workflow_id, "CampaignWorkflow", inp, summary=f"活动 #{row.id}：{body.title}"
+        )
+        audit.record(session, principal, "campaign.create", f"campaign:{row.id}", rid, {"title": body.title})
+        session.commit()
+        return row
+
+    row = await run_in_threadpool(write)
     running = await wf.start_recorded(client, db, settings.task_queue, [row.workflow_id])
     return _summary(row, starting=row.workflow_id not in running)
 
@@ -172,7 +180,7 @@ def verifier() -> PlainTextResponse:
 async def get_campaign(
     campaign_id: PathId, _: AnyUserDep, session: SessionDep, client: TemporalDep
 ) -> CampaignPublic:
-    row = resources.campaign(campaign_id, session)
+    row = await run_in_threadpool(resources.campaign, campaign_id, session)
     state: CampaignState | None = None
     error: str | None = None
     try:
@@ -190,7 +198,7 @@ async def revise(
     campaign_id: PathId, principal: PlannerDep, campaign: CampaignDep, body: CampaignPlan, session: SessionDep, client: TemporalDep,
     rid: RequestIdDep,
 ) -> CampaignState:  # fmt: skip
-    _check_accounts(session, body)
+    await run_in_threadpool(_check_accounts, session, body)
     req = ReviseRequest(actor=actor(principal), plan=body)
     out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.revise, req, action="campaign.revise")  # fmt: skip
     return out
@@ -354,20 +362,24 @@ async def approve_results(
 async def winners(
     campaign_id: PathId, _: PrizeDep, session: SessionDep, client: TemporalDep
 ) -> list[WinnerPublic]:
-    row = resources.campaign(campaign_id, session)
+    row = await run_in_threadpool(resources.campaign, campaign_id, session)
     state: CampaignState = await wf.query(client, row.workflow_id, CampaignWorkflow.current)
-    out = []
-    for slot in state.slots:
-        entry = session.get(CampaignEntry, slot.entry_id) if slot.entry_id else None
-        out.append(
-            WinnerPublic(
-                slot=slot.slot, prize=slot.prize, status=slot.status.value,
-                entrant=f"{entry.platform}:{entry.user}" if entry else None, address_due=slot.address_due,
-                has_address=bool(slot.entry_id and session.get(CampaignAddress, slot.entry_id)),
-                forfeits=slot.history,
-            )
-        )  # fmt: skip
-    return out
+
+    def read() -> list[WinnerPublic]:
+        out = []
+        for slot in state.slots:
+            entry = session.get(CampaignEntry, slot.entry_id) if slot.entry_id else None
+            out.append(
+                WinnerPublic(
+                    slot=slot.slot, prize=slot.prize, status=slot.status.value,
+                    entrant=f"{entry.platform}:{entry.user}" if entry else None, address_due=slot.address_due,
+                    has_address=bool(slot.entry_id and session.get(CampaignAddress, slot.entry_id)),
+                    forfeits=slot.history,
+                )
+            )  # fmt: skip
+        return out
+
+    return await run_in_threadpool(read)
 
 
 @router.post(
@@ -378,7 +390,7 @@ async def address(
     settings: SettingsDep, rid: RequestIdDep,
 ) -> CampaignState:  # fmt: skip
     """Sealed in the database (never in workflow history); the workflow only learns that it arrived."""
-    row = resources.campaign(campaign_id, session)
+    row = await run_in_threadpool(resources.campaign, campaign_id, session)
     state: CampaignState = await wf.query(client, row.workflow_id, CampaignWorkflow.current)
     if not 0 <= slot < len(state.slots) or state.slots[slot].entry_id is None:
         raise ApiError(404, "not_found", f"prize slot {slot} has no winner", field="slot")
@@ -388,12 +400,16 @@ async def address(
     sealed = address_sealer(settings.secret_key.get_secret_value()).seal(
         body.model_dump_json().encode("utf-8"), f"entry:{entry_id}"
     )
-    existing = session.get(CampaignAddress, entry_id)
-    if existing is None:
-        session.add(CampaignAddress(entry_id=entry_id, campaign_id=campaign_id, sealed=sealed))
-    else:
-        existing.sealed = sealed
-        session.add(existing)
+
+    def stage() -> None:
+        existing = session.get(CampaignAddress, entry_id)
+        if existing is None:
+            session.add(CampaignAddress(entry_id=entry_id, campaign_id=campaign_id, sealed=sealed))
+        else:
+            existing.sealed = sealed
+            session.add(existing)
+
+    await run_in_threadpool(stage)
     out: CampaignState = await wf.send(session, client, principal, rid, campaign, CampaignWorkflow.prize, req, action="campaign.address", detail={"slot": slot})  # fmt: skip
     return out
 

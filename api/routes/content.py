@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import AwareDatetime
 
@@ -167,18 +168,22 @@ async def create_content(
     settings: SettingsDep,
     rid: RequestIdDep,
 ) -> ContentPublic:
-    _check_targets(session, body.targets)
-    plan = from_request(ContentPlan, **body.model_dump(include=set(ContentPlan.model_fields)))
-    item, start = _record(session, settings, principal, plan, body.to_content())
-    audit.record(
-        session,
-        principal,
-        "content.create",
-        f"content:{item.id}",
-        rid,
-        {"title": body.title, "publish_at": body.publish_at.isoformat()},
-    )
-    session.commit()
+    def write() -> tuple[ContentItem, ProcessStart]:
+        _check_targets(session, body.targets)
+        plan = from_request(ContentPlan, **body.model_dump(include=set(ContentPlan.model_fields)))
+        item, start = _record(session, settings, principal, plan, body.to_content())
+        audit.record(
+            session,
+            principal,
+            "content.create",
+            f"content:{item.id}",
+            rid,
+            {"title": body.title, "publish_at": body.publish_at.isoformat()},
+        )
+        session.commit()
+        return item, start
+
+    item, start = await run_in_threadpool(write)
     running = await wf.start_recorded(client, db, settings.task_queue, [start.key])
     return ContentPublic.of(item, starting=item.workflow_id not in running)
 
@@ -252,12 +257,12 @@ async def calendar_ics(
     owner: str | None = None,
 ) -> Response:
     if user is not None and key is not None:
-        row = session.get(User, user)
+        row = await run_in_threadpool(session.get, User, user)
         if row is None or not accounts.feed_key_matches(row, key, settings.secret_key.get_secret_value()):
             raise ApiError(401, "unauthenticated", "the calendar feed key is invalid")
     else:
         await require_roles()(request, request.app.state.db)
-    items = _query(session, start, end, platform, owner, None, 1000)
+    items = await run_in_threadpool(_query, session, start, end, platform, owner, None, 1000)
     events = [
         CalendarEvent(
             uid=f"content-{i.id}@socialops",
@@ -282,9 +287,11 @@ def platform_rules(_: AnyUserDep) -> list[dict[str, object]]:
 async def get_content(
     content_id: PathId, _: AnyUserDep, session: SessionDep, client: MaybeTemporalDep
 ) -> ContentDetailPublic:
-    item = resources.content_item(content_id, session)
-    versions = content.versions(session, content_id)
-    corrections = content.correction_ids(session, content_id)
+    def read() -> tuple[ContentItem, list[ContentVersion], list[int | None]]:
+        item = resources.content_item(content_id, session)
+        return item, content.versions(session, content_id), content.correction_ids(session, content_id)
+
+    item, versions, corrections = await run_in_threadpool(read)
     state, error = await wf.live_state(client, session, item.workflow_id, ContentWorkflow.current)
     return ContentDetailPublic(
         **ContentPublic.of(item).model_dump(),
@@ -498,33 +505,37 @@ async def correct(
     settings: SettingsDep,
     rid: RequestIdDep,
 ) -> ContentPublic:
-    original = resources.content_item(content_id, session)
-    published = content.first_publication(session, content_id)
-    if published is None:
-        raise ApiError(
-            409, "conflict", f"content {content_id} was never published; edit it instead of correcting it"
+    def write() -> tuple[ContentItem, ProcessStart]:
+        original = resources.content_item(content_id, session)
+        published = content.first_publication(session, content_id)
+        if published is None:
+            raise ApiError(
+                409, "conflict", f"content {content_id} was never published; edit it instead of correcting it"
+            )
+        if body.publish_at <= datetime.now(UTC):
+            raise bad_request("publish_at", "must be in the future")
+        targets = [Target.model_validate(t) for t in original.targets]
+        plan = ContentPlan(
+            goal=Goal.correction,
+            audience=original.audience,
+            core_message=f"更正：{body.reason}",
+            theme=original.theme,
+            format=ContentFormat(original.format),
+            targets=targets,
+            publish_at=body.publish_at,
         )
-    if body.publish_at <= datetime.now(UTC):
-        raise bad_request("publish_at", "must be in the future")
-    targets = [Target.model_validate(t) for t in original.targets]
-    plan = ContentPlan(
-        goal=Goal.correction,
-        audience=original.audience,
-        core_message=f"更正：{body.reason}",
-        theme=original.theme,
-        format=ContentFormat(original.format),
-        targets=targets,
-        publish_at=body.publish_at,
-    )
-    item, start = _record(session, settings, principal, plan, body.to_content(), corrects_id=content_id)
-    audit.record(
-        session,
-        principal,
-        "content.correct",
-        f"content:{item.id}",
-        rid,
-        {"corrects": content_id, "reason": body.reason},
-    )
-    session.commit()
+        item, start = _record(session, settings, principal, plan, body.to_content(), corrects_id=content_id)
+        audit.record(
+            session,
+            principal,
+            "content.correct",
+            f"content:{item.id}",
+            rid,
+            {"corrects": content_id, "reason": body.reason},
+        )
+        session.commit()
+        return item, start
+
+    item, start = await run_in_threadpool(write)
     running = await wf.start_recorded(client, db, settings.task_queue, [start.key])
     return ContentPublic.of(item, starting=item.workflow_id not in running)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import (
     AnyUserDep,
@@ -45,23 +46,29 @@ def get_hold(_: AnyUserDep, session: SessionDep) -> HoldPublic:
 async def set_hold(
     body: HoldUpdate, principal: HoldDep, session: SessionDep, client: TemporalDep, rid: RequestIdDep
 ) -> HoldPublic:
-    now = crisis_hold.change(
-        session,
-        holder=body.incident_id or crisis_hold.MANUAL,
-        active=body.active,
-        reason=body.reason,
-        by=principal.name,
-        release_all=not body.active and not body.incident_id,
-    )
-    audit.record(
-        session,
-        principal,
-        "crisis_hold.set" if body.active else "crisis_hold.release",
-        "crisis_hold",
-        rid,
-        body.model_dump(),
-    )
-    session.commit()
-    if not now.active:  # the last holder let go: wake held items now rather than at their next poll
-        await wake_held(client, [i.workflow_id for i in crisis_hold.held_items(session)])
-    return _hold_out(session)
+
+    def write() -> list[str]:
+        now = crisis_hold.change(
+            session,
+            holder=body.incident_id or crisis_hold.MANUAL,
+            active=body.active,
+            reason=body.reason,
+            by=principal.name,
+            release_all=not body.active and not body.incident_id,
+        )
+        audit.record(
+            session,
+            principal,
+            "crisis_hold.set" if body.active else "crisis_hold.release",
+            "crisis_hold",
+            rid,
+            body.model_dump(),
+        )
+        session.commit()
+        # the last holder let go: wake held items now rather than at their next poll
+        return [] if now.active else [i.workflow_id for i in crisis_hold.held_items(session)]
+
+    waking = await run_in_threadpool(write)
+    if waking:
+        await wake_held(client, waking)
+    return await run_in_threadpool(_hold_out, session)

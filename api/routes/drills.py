@@ -16,10 +16,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import workflows as wf
 from api.deps import AnyUserDep, PlannersDep, RequestIdDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import conflict, not_found
 from api.schemas.drills import DrillPublic, DrillScheduleCreate, DrillSchedulePublic, NoteIn
-from db import audit, emergency
+from db import emergency
 from db.accounts import Principal
 from domain import ids
 from workflows.emergency import DrillWorkflow
@@ -77,10 +78,9 @@ async def create_drill_schedule(
         await client.create_schedule(ids.drill_schedule(body.key), schedule)
     except ScheduleAlreadyRunningError:
         raise conflict(f"drill schedule {body.key!r} already exists", field="key") from None
-    audit.record(
+    await wf.write_audit(
         session, principal, "drill_schedule.create", f"schedule:{body.key}", rid, body.model_dump(mode="json")
     )
-    session.commit()
     return await _describe(client, body.key)
 
 
@@ -109,8 +109,7 @@ async def _act(
         await handle.unpause(note=note or f"resumed by {principal.name}")
     elif action == "trigger":
         await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
-    audit.record(session, principal, f"drill_schedule.{action}", f"schedule:{key}", rid, {"note": note})
-    session.commit()
+    await wf.write_audit(session, principal, f"drill_schedule.{action}", f"schedule:{key}", rid, {"note": note})
     return await _describe(client, key)
 
 
@@ -141,8 +140,7 @@ async def delete_drill_schedule(
 ) -> None:
     await _describe(client, key)
     await client.get_schedule_handle(ids.drill_schedule(key)).delete()
-    audit.record(session, principal, "drill_schedule.delete", f"schedule:{key}", rid, {})
-    session.commit()
+    await wf.write_audit(session, principal, "drill_schedule.delete", f"schedule:{key}", rid, {})
 
 
 @runs.get("", response_model=list[DrillPublic], summary="Drill runs and their scorecards")

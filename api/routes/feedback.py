@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
 
 from api import workflows as wf
 from api.deps import (
@@ -22,6 +23,7 @@ from db import inbox
 from db.accounts import Principal
 from db.models import (
     FeedbackRecord,
+    Interaction,
 )
 from domain.inbox_io import (
     FeedbackOutcome,
@@ -60,15 +62,19 @@ async def resolve_feedback(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> InteractionState:
-    fb = session.get(FeedbackRecord, feedback_id)
-    if fb is None:
-        raise not_found("feedback", feedback_id)
+    def read() -> Interaction:
+        fb = session.get(FeedbackRecord, feedback_id)
+        if fb is None:
+            raise not_found("feedback", feedback_id)
+        return interaction(fb.interaction_id, session)
+
+    record = await run_in_threadpool(read)
     return await wf.send(
         session,
         client,
         principal,
         rid,
-        interaction(fb.interaction_id, session),
+        record,
         InteractionWorkflow.resolve_feedback,
         FeedbackOutcome(actor=actor(principal), outcome=body.outcome),
         action="feedback.resolve",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
+from sqlmodel import Session
 
 from api import resources
 from api import workflows as wf
@@ -169,7 +170,7 @@ def set_policy(body: InboxPolicy, principal: LeadDep, session: SessionDep, rid: 
 async def item(
     item_id: PathId, _: AgentDep, session: SessionDep, client: MaybeTemporalDep
 ) -> InteractionDetailPublic:
-    row = resources.interaction(item_id, session)
+    row = await run_in_threadpool(resources.interaction, item_id, session)
     state, error = await wf.live_state(client, session, row.workflow_id, InteractionWorkflow.current)
     return InteractionDetailPublic(
         **InteractionPublic.model_validate(row, from_attributes=True).model_dump(), state=state, state_error=error
@@ -193,10 +194,7 @@ async def reply(
 ) -> InteractionState:
     text = body.text.strip()
     if body.template:
-        row = q.reply_template(session, body.template)
-        if row is None:
-            raise bad_request("template", f"no reply template {body.template!r}")
-        text = text or row.body.replace("{hours}", hours_text(q.policy(session).calendar))
+        text = text or await run_in_threadpool(_template_text, session, body.template)
     if not text:
         raise bad_request("text", "give the reply text or a template")
     key = idempotency_key or f"{principal.name}-{uuid.uuid4().hex}"
@@ -226,6 +224,13 @@ async def reply(
         return st
 
 
+def _template_text(session: Session, name: str) -> str:
+    row = q.reply_template(session, name)
+    if row is None:
+        raise bad_request("template", f"no reply template {name!r}")
+    return row.body.replace("{hours}", hours_text(q.policy(session).calendar))
+
+
 @router.post("/{item_id}/assign", response_model=InteractionState)
 async def assign(
     item_id: PathId,
@@ -236,7 +241,7 @@ async def assign(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> InteractionState:
-    require_person(session, "user", body.user, any_of=INBOX_HANDLERS)
+    await run_in_threadpool(require_person, session, "user", body.user, any_of=INBOX_HANDLERS)
     return await wf.send(
         session,
         client,
@@ -377,8 +382,12 @@ async def ingest(
 ) -> dict[str, int]:
     """New items are stored with their process starts in one transaction, then started; ``starting``
     counts those whose start is left to the reconciler (within a minute) — none is ever lost."""
-    _account(session, platform, account)
-    session.commit()  # frees its connection: storing the batch takes another (no pool may run dry waiting)
+
+    def check() -> None:
+        _account(session, platform, account)
+        session.commit()  # frees its connection: storing the batch takes another (no pool may run dry waiting)
+
+    await run_in_threadpool(check)
     items = [i.model_dump(mode="json", exclude_none=True) for i in body.items]
     batch = await run_in_threadpool(store_batch, db, platform, account, items)
 
@@ -420,16 +429,21 @@ async def start_polling(
     db: DbDep,
     every_minutes: Annotated[int, Query(ge=1, le=1440)] = 5,
 ) -> dict[str, str]:
-    _account(session, platform, account)
-    wid = record_polling(session, platform, account, timedelta(minutes=every_minutes))
-    audit.record(
-        session,
-        principal,
-        "inbox.poll_start",
-        f"account:{platform.value}/{account}",
-        rid,
-        {"every_minutes": every_minutes},
-    )
-    session.commit()
+
+    def write() -> str:
+        _account(session, platform, account)
+        wid = record_polling(session, platform, account, timedelta(minutes=every_minutes))
+        audit.record(
+            session,
+            principal,
+            "inbox.poll_start",
+            f"account:{platform.value}/{account}",
+            rid,
+            {"every_minutes": every_minutes},
+        )
+        session.commit()
+        return wid
+
+    wid = await run_in_threadpool(write)
     running = await wf.start_recorded(client, db, settings.task_queue, [wid])
     return {"workflow_id": wid, "process": "started" if wid in running else "starting"}

@@ -47,7 +47,7 @@ from api.workflows import DoorDep, actor
 from db import audit
 from db import emergency as q
 from db.accounts import Principal
-from db.models import Incident
+from db.models import Incident, IncidentEvent
 from domain.emergency import (
     CLOSED_STAGES,
     AckRequest,
@@ -147,8 +147,10 @@ def list_incidents(
 async def get_incident(
     incident_id: PathId, _: TeamDep, session: SessionDep, client: MaybeTemporalDep
 ) -> IncidentDetailPublic:
-    row = resources.incident(incident_id, session)
-    events = q.incident_events(session, incident_id)
+    def read() -> tuple[Incident, list[IncidentEvent]]:
+        return resources.incident(incident_id, session), q.incident_events(session, incident_id)
+
+    row, events = await run_in_threadpool(read)
     state, error = await wf.live_state(client, session, row.workflow_id, EmergencyWorkflow.current)
     if state is not None and client is not None and state.stage in CLOSED_STAGES:
         state = await _with_live_tasks(client, state)
@@ -228,7 +230,7 @@ async def _team_change(
     rid: str,
 ) -> IncidentState:
     """Add a member or hand over command: the person must be active and hold the role they are given."""
-    require_person(session, "user", body.user, any_of=(body.role,))
+    await run_in_threadpool(require_person, session, "user", body.user, any_of=(body.role,))
     st: IncidentState = await wf.send(
         session,
         client,
@@ -304,7 +306,7 @@ async def draft_statement(
 ) -> Statement:
     text = body.text.strip()
     if body.template_key:
-        template = q.approved_template(session, body.template_key)
+        template = await run_in_threadpool(q.approved_template, session, body.template_key)
         if template is None:
             raise bad_request(
                 "template_key", f"no approved template {body.template_key!r}; only approved templates can be used"
@@ -413,7 +415,7 @@ async def add_task(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> TaskRecord:
     """Send ``Idempotency-Key`` to make a retry (or a double click) add the task once."""
-    require_person(session, "owner", body.owner)
+    await run_in_threadpool(require_person, session, "owner", body.owner)
     req = TaskRequest(
         actor=actor(principal),
         kind=body.kind,
@@ -447,7 +449,7 @@ async def complete_task(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> TaskResult:
-    row = resources.incident(incident_id, session)
+    row = await run_in_threadpool(resources.incident, incident_id, session)
     state: IncidentState = await wf.query(client, row.workflow_id, EmergencyWorkflow.current)
     task = next((t for t in state.tasks if t.number == number), None)
     if task is None:
@@ -458,7 +460,7 @@ async def complete_task(
     result: TaskResult = await wf.execute_update(
         client, workflow_id, IncidentTaskWorkflow.complete, TaskUpdate(actor=actor(principal), note=body.note)
     )
-    audit.record(
+    await wf.write_audit(
         session,
         principal,
         "incident.task_complete",
@@ -466,7 +468,6 @@ async def complete_task(
         rid,
         {"task": number, "note": body.note},
     )
-    session.commit()
     return result
 
 
@@ -487,7 +488,7 @@ async def reassign_task(
 ) -> TaskRecord:
     """A task is completed by its owner only; to have someone else do it, reassign it (audited, and the
     new owner is notified)."""
-    require_person(session, "owner", body.owner)
+    await run_in_threadpool(require_person, session, "owner", body.owner)
     req = TaskReassign(actor=actor(principal), number=number, owner=body.owner, note=body.note)
     rec: TaskRecord = await wf.send(
         session,
@@ -532,8 +533,12 @@ async def postmortem(
     client: TemporalDep,
     rid: RequestIdDep,
 ) -> IncidentState:
-    for i, item in enumerate(body.action_items):  # owners are active users, as for tasks
-        require_person(session, f"action_items.{i}.owner", item.owner)
+
+    def check_owners() -> None:
+        for i, item in enumerate(body.action_items):  # owners are active users, as for tasks
+            require_person(session, f"action_items.{i}.owner", item.owner)
+
+    await run_in_threadpool(check_owners)
     req = PostmortemRequest(
         actor=actor(principal),
         causes=body.causes,

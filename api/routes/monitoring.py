@@ -120,21 +120,26 @@ async def create_topic(
     settings: SettingsDep,
     rid: RequestIdDep,
 ) -> TopicPublic:
-    if monitoring.topic_by_key(session, body.key) is not None:
-        raise conflict(f"topic {body.key!r} exists; change it with PUT", field="key")
     if not body.groups.all() and not body.query.strip():
         raise bad_request("groups", "give at least one keyword or a query")
-    _check_sources(session, body)
-    row = MonitorTopic(key=body.key, spec=body.model_dump(mode="json"))
-    session.add(row)
-    session.flush()
-    wid = _record_monitor(session, body)
-    audit.record(
-        session, principal, "monitor_topic.create", f"topic:{body.key}", rid, body.model_dump(mode="json")
-    )
-    session.commit()
+
+    def write() -> tuple[TopicPublic, str]:
+        if monitoring.topic_by_key(session, body.key) is not None:
+            raise conflict(f"topic {body.key!r} exists; change it with PUT", field="key")
+        _check_sources(session, body)
+        row = MonitorTopic(key=body.key, spec=body.model_dump(mode="json"))
+        session.add(row)
+        session.flush()
+        wid = _record_monitor(session, body)
+        audit.record(
+            session, principal, "monitor_topic.create", f"topic:{body.key}", rid, body.model_dump(mode="json")
+        )
+        session.commit()
+        return _topic_out(row), wid
+
+    out, wid = await run_in_threadpool(write)
     await wf.start_recorded(client, db, settings.task_queue, [wid])
-    return _topic_out(row)
+    return out
 
 
 @router.put(
@@ -152,10 +157,15 @@ async def update_topic(
     settings: SettingsDep,
     rid: RequestIdDep,
 ) -> TopicPublic:
-    row = _existing_topic(session, key)
     if body.key != key:
         raise bad_request("key", "the key in the body must match the URL")
-    _check_sources(session, body)
+
+    def check() -> None:
+        _existing_topic(session, key)
+        _check_sources(session, body)
+        session.commit()  # ends the read: nothing is held while Temporal applies the change
+
+    await run_in_threadpool(check)
     restart = False
     try:
         await wf.execute_update(client, ids.monitor(key), MonitoringWorkflow.update_topic, body)
@@ -163,13 +173,19 @@ async def update_topic(
         if exc.code != "process_closed":
             raise
         restart = True  # stopped (or never started): start it with the new spec
-    row.spec, row.active, row.updated_at = body.model_dump(mode="json"), True, utcnow()
-    session.add(row)
-    wid = _record_monitor(session, body) if restart else ""
-    audit.record(session, principal, "monitor_topic.update", f"topic:{key}", rid, body.model_dump(mode="json"))
-    session.commit()
+
+    def write() -> tuple[TopicPublic, str]:
+        row = _existing_topic(session, key)
+        row.spec, row.active, row.updated_at = body.model_dump(mode="json"), True, utcnow()
+        session.add(row)
+        wid = _record_monitor(session, body) if restart else ""
+        audit.record(session, principal, "monitor_topic.update", f"topic:{key}", rid, body.model_dump(mode="json"))
+        session.commit()
+        return _topic_out(row), wid
+
+    out, wid = await run_in_threadpool(write)
     await wf.start_recorded(client, db, settings.task_queue, [wid] if wid else [])
-    return _topic_out(row)
+    return out
 
 
 @router.get("/topics", response_model=list[TopicPublic])
@@ -179,7 +195,7 @@ def list_topics(_: WatchersDep, session: SessionDep) -> list[TopicPublic]:
 
 @router.get("/topics/{key}/state", response_model=MonitorState, summary="The running workflow's state")
 async def topic_state(key: str, _: WatchersDep, session: SessionDep, client: TemporalDep) -> MonitorState:
-    _existing_topic(session, key)
+    await run_in_threadpool(_existing_topic, session, key)
     st: MonitorState = await wf.query(client, ids.monitor(key), MonitoringWorkflow.current)
     return st
 
@@ -289,7 +305,7 @@ async def ingest_webhook(
         str, Header(description="hex HMAC-SHA256(secret, timestamp + '.' + body), optionally 'sha256=…'")
     ] = "",
 ) -> IngestPublic:
-    source = monitoring.source_by_key(session, source_key)
+    source = await run_in_threadpool(monitoring.source_by_key, session, source_key)
     ts = x_socialops_timestamp
     sig = x_socialops_signature.removeprefix("sha256=")
     body = await request.body()  # already bounded by the ingest size limit (api/limits.py)
@@ -346,13 +362,13 @@ async def submit_items(
     rid: RequestIdDep,
 ) -> IngestPublic:
     key = f"manual-{body.authority.value}"
-    source = monitoring.source_by_key(session, key)
-    if source is None:
-        source = MonitorSource(key=key, kind="manual", name="人工提交", authority=body.authority.value)
-        session.add(source)
-        session.flush()
 
     def store() -> tuple[IngestResult, list[str]]:  # off the event loop, with its audit row
+        source = monitoring.source_by_key(session, key)
+        if source is None:
+            source = MonitorSource(key=key, kind="manual", name="人工提交", authority=body.authority.value)
+            session.add(source)
+            session.flush()
         res = ingest(session, source, body.items, datetime.now(UTC))
         keys = _record_escalations(session, res)
         audit.record(session, principal, "monitor_item.submit", f"source:{key}", rid, {"items": len(body.items)})

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 
 from api import workflows as wf
 from api.deps import (
@@ -60,20 +61,25 @@ async def create_account(
     db: DbDep,
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> AccountPublic:
-    exists = platform_accounts.by_handle(session, body.platform.value, body.handle)
-    if exists is not None:
-        raise conflict(f"{body.platform.value} account {body.handle!r} already exists", field="handle")
-    row = PlatformAccount(
-        platform=body.platform.value,
-        handle=body.handle,
-        display_name=body.display_name or body.handle,
-        connector=body.connector,
-    )
-    session.add(row)
-    session.flush()
-    # Every connected account's comments, DMs and mentions are polled (every 5 minutes by default).
-    wid = record_polling(session, body.platform, body.handle, POLL_EVERY)
-    audit.record(session, principal, "account.create", f"account:{row.id}", rid, body.model_dump(mode="json"))
-    session.commit()
+
+    def write() -> tuple[PlatformAccount, str]:
+        exists = platform_accounts.by_handle(session, body.platform.value, body.handle)
+        if exists is not None:
+            raise conflict(f"{body.platform.value} account {body.handle!r} already exists", field="handle")
+        row = PlatformAccount(
+            platform=body.platform.value,
+            handle=body.handle,
+            display_name=body.display_name or body.handle,
+            connector=body.connector,
+        )
+        session.add(row)
+        session.flush()
+        # Every connected account's comments, DMs and mentions are polled (every 5 minutes by default).
+        wid = record_polling(session, body.platform, body.handle, POLL_EVERY)
+        audit.record(session, principal, "account.create", f"account:{row.id}", rid, body.model_dump(mode="json"))
+        session.commit()
+        return row, wid
+
+    row, wid = await run_in_threadpool(write)
     running = await wf.start_recorded(client, db, settings.task_queue, [wid])
-    return _account_out(session, row, running)
+    return await run_in_threadpool(_account_out, session, row, running)
