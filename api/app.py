@@ -45,7 +45,8 @@ from core.settings import Settings, get_settings
 from db.engine import Database
 
 PUBLIC_PATHS = (
-    frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}) | campaigns.PUBLIC_PATHS
+    frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/codec/sign-in"})
+    | campaigns.PUBLIC_PATHS
 )
 # Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
 SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics", "/monitoring/ingest/{source_key}"})

@@ -103,7 +103,26 @@ def temporal_command(settings: Settings, grpc_port: int, ui_port: int, db_file: 
         "--log-level",
         "warn",
         *dev_server_search_attribute_flags(),
+        *codec_flags(settings),
     ]
+
+
+def codec_flags(settings: Settings) -> list[str]:
+    """With payload encryption on, the dev server's web UI calls our codec endpoint (``/codec``)."""
+    if not settings.payload_keys.get_secret_value():
+        return []
+    return ["--ui-codec-endpoint", f"{settings.api_base_url}/codec"]
+
+
+def codec_origins(settings: Settings) -> list[str]:
+    """The origins allowed to call the codec from a browser: the configured ones, plus the embedded UI."""
+    port = settings.temporal_ui_port
+    extra = (
+        [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+        if settings.payload_keys.get_secret_value()
+        else []
+    )
+    return list(dict.fromkeys([*settings.codec_cors_origins, *extra]))
 
 
 RESTART_BACKOFF_MAX_S = 30.0
@@ -287,6 +306,7 @@ def child_env(settings: Settings, **overrides: str) -> dict[str, str]:
         SOCIALOPS_VAR_DIR=str(settings.var_dir),
         SOCIALOPS_WORKER_POLL_STALE_SECONDS=str(settings.worker_poll_stale_seconds),
         SOCIALOPS_SUPERVISOR_STATUS=str(supervisor_status_path(settings)),
+        SOCIALOPS_CODEC_CORS_ORIGINS=json.dumps(codec_origins(settings)),
     )
     env.update(overrides)
     return env

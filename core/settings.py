@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # and the UI origins that may call it from a browser (CORS).
     codec_roles: list[str] = Field(default_factory=lambda: ["admin"])
     codec_cors_origins: list[str] = Field(default_factory=list)
+    # The codec sign-in cookie (POST /codec/session) the web UI sends with TEMPORAL_CODEC_INCLUDE_CREDENTIALS:
+    # its lifetime, and its SameSite mode (lax when the UI and the API share a site; none across sites).
+    codec_session_hours: int = Field(default=8, ge=1, le=168)
+    codec_cookie_samesite: Literal["lax", "strict", "none"] = "lax"
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)

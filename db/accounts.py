@@ -173,6 +173,21 @@ def authenticate(session: Session, token: str) -> Principal | None:
     return Principal(user_id=user.id, name=user.name, roles=frozenset(roles_of(session, user.id)), token_id=row.id)
 
 
+def authenticate_token_id(session: Session, token_id: int) -> tuple[Principal, str] | None:
+    """The principal behind a stored token (by id) and the token's hash, or ``None`` once it is revoked or
+    its user deactivated — for credentials derived from a token, such as the codec sign-in cookie."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.revoked_at is not None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active or user.id is None:
+        return None
+    principal = Principal(
+        user_id=user.id, name=user.name, roles=frozenset(roles_of(session, user.id)), token_id=row.id
+    )
+    return principal, row.token_hash
+
+
 def count_users(session: Session) -> int:
     return len(session.exec(select(User.id)).all())
 

@@ -124,3 +124,75 @@ def test_without_keys_the_codec_is_the_identity(sqlite_database: Database) -> No
     for path in ("/codec/encode", "/codec/decode"):
         r = client.post(path, json={"payloads": [plain_json()]}, headers=admin)
         assert r.status_code == 200 and r.json()["payloads"] == [plain_json()]
+
+
+async def test_the_web_ui_signs_in_once_with_a_cookie_that_ends_with_its_token(
+    client: TestClient, sqlite_database: Database, keys: str
+) -> None:
+    """The Temporal UI sends cookies (TEMPORAL_CODEC_INCLUDE_CREDENTIALS), never our tokens."""
+    body = {"payloads": [await _sealed(keys)]}
+    page = client.get("/codec/sign-in")
+    assert page.status_code == 200 and "API 令牌" in page.text and page.headers["cache-control"] == "no-store"
+
+    creator = make_user(sqlite_database, "cc", Role.content_creator)
+    r = client.post("/codec/session", headers=bearer(creator))
+    assert r.status_code == 403 and "socialops_codec" not in r.cookies
+
+    rc = make_user(sqlite_database, "rc", Role.risk_compliance)
+    r = client.post("/codec/session", headers={**bearer(rc), "Origin": UI})
+    assert r.status_code == 200 and r.json()["user"] == "rc"
+    set_cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "path=/codec" in set_cookie and "samesite=lax" in set_cookie
+    assert rc not in r.headers["set-cookie"]  # the cookie is not the token
+
+    # The UI's call: the cookie and no Authorization header.
+    r = client.post("/codec/decode", json=body, headers={"Origin": UI, "X-Namespace": "default"})
+    assert r.status_code == 200, r.text
+    assert base64.b64decode(r.json()["payloads"][0]["data"]).decode() == f'"{SECRET}"'
+    assert r.headers["access-control-allow-credentials"] == "true"
+    # Only on JSON: a plain form post (no CORS preflight) from a foreign page is refused.
+    r = client.post("/codec/decode", content=b'{"payloads": []}', headers={"content-type": "text/plain"})
+    assert r.status_code == 401 and "application/json" in r.json()["message"]
+
+    # A tampered cookie, then a revoked token, end the sign-in.
+    good = client.cookies["socialops_codec"]
+    client.cookies.set("socialops_codec", good[:-1] + ("0" if good[-1] != "0" else "1"), path="/codec")
+    assert client.post("/codec/decode", json=body).status_code == 401
+    client.cookies.set("socialops_codec", good, path="/codec")
+    assert client.post("/codec/decode", json=body).status_code == 200
+    from db.accounts import get_user_by_name, revoke_tokens
+
+    with sqlite_database.session() as s:
+        user = get_user_by_name(s, "rc")
+        assert user is not None and user.id is not None
+        revoke_tokens(s, user.id)
+        s.commit()
+    r = client.post("/codec/decode", json=body)
+    assert r.status_code == 401 and "/codec/sign-in" in r.json()["message"]
+
+
+async def test_a_codec_cookie_expires_and_signs_out(
+    client: TestClient, sqlite_database: Database, keys: str
+) -> None:
+    import time
+
+    from api.routes import codec as codec_routes
+    from db.accounts import authenticate
+
+    admin = make_user(sqlite_database, "root", Role.admin)
+    body = {"payloads": [await _sealed(keys)]}
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    with sqlite_database.session() as s:
+        principal = authenticate(s, admin)
+        assert principal is not None
+        from db.accounts import hash_token
+
+        stale, _ = codec_routes.session_cookie(settings, principal, hash_token(admin), time.time() - 9 * 3600)
+    client.cookies.set("socialops_codec", stale, path="/codec")
+    assert client.post("/codec/decode", json=body).status_code == 401  # 8 h by default
+
+    assert client.post("/codec/session", headers=bearer(admin)).status_code == 200
+    assert client.post("/codec/decode", json=body).status_code == 200
+    r = client.delete("/codec/session", headers={"content-type": "application/json"})
+    assert r.status_code == 204 and "socialops_codec=" in r.headers["set-cookie"]
+    assert client.post("/codec/decode", json=body).status_code == 401

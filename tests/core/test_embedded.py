@@ -217,3 +217,25 @@ def test_demo_seeding_that_stops_half_way_keeps_the_tokens_and_says_why(
     assert set(tokens) == {name for name, _, _ in demo.PEOPLE}
     cli._seed_demo(settings, tmp_path)
     assert "demo data is already present" in capsys.readouterr().out
+
+
+def test_with_payload_keys_the_embedded_ui_is_pointed_at_the_codec(tmp_path: Path) -> None:
+    from core import embedded
+    from core.codec import new_key_spec
+
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    plain = test_settings(db, temporal_ui_port=9233, api_port=9000)
+    assert "--ui-codec-endpoint" not in embedded.temporal_command(plain, 9232, 9233, tmp_path / "t.db")
+    assert json.loads(embedded.child_env(plain)["SOCIALOPS_CODEC_CORS_ORIGINS"]) == []
+
+    keyed = test_settings(
+        db,
+        temporal_ui_port=9233,
+        api_port=9000,
+        payload_keys=new_key_spec("k1"),
+        codec_cors_origins=["https://t.example"],
+    )
+    cmd = embedded.temporal_command(keyed, 9232, 9233, tmp_path / "t.db")
+    assert cmd[cmd.index("--ui-codec-endpoint") + 1] == "http://127.0.0.1:9000/codec"
+    origins = json.loads(embedded.child_env(keyed)["SOCIALOPS_CODEC_CORS_ORIGINS"])
+    assert origins == ["https://t.example", "http://127.0.0.1:9233", "http://localhost:9233"]

@@ -137,6 +137,8 @@ def test_compose_settings_start_in_production(compose: dict[str, Any], monkeypat
     assert f"http://localhost:{ui_port}" in settings.codec_cors_origins
     endpoint = urlparse(ui["TEMPORAL_CODEC_ENDPOINT"])
     assert endpoint.path == "/codec" and str(endpoint.port) == compose["services"]["api"]["ports"][0].split(":")[0]
+    # It sends the codec sign-in cookie; an OIDC token in Authorization would be refused as not ours.
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true" and ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "false"
 
 
 # --- Kubernetes ---------------------------------------------------------------------------------
@@ -400,3 +402,5 @@ def test_helm_and_manifests_meet(helm: dict[str, Any]) -> None:
     web_env = {e["name"]: e["value"] for e in helm["web"]["additionalEnv"]}
     assert web_env["TEMPORAL_DEFAULT_NAMESPACE"] == config["SOCIALOPS_TEMPORAL_NAMESPACE"]
     assert urlparse(web_env["TEMPORAL_CODEC_ENDPOINT"]).path == "/codec"
+    assert web_env["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert web_env["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "false"
