@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, field_validator
 
-from domain.intent import IntentModel
+from domain.intent import IntentModel, cue_hits
 from domain.intent import default_model as default_intent_model
 from domain.kernel import WorkCalendarConfig
 from domain.limits import MAX_SLA_HOURS
@@ -197,6 +197,10 @@ def earlier_to_hide(texts: list[str], contexts: list[AuthorContext]) -> HideEarl
     return HideEarlier(texts=list(hide_texts), authors=list(hide_authors))
 
 
+# A question the sentiment model leans negative on but not strongly (and with no complaint cue) is neutral.
+PLAIN_QUESTION_FLOOR = 0.1
+
+
 def classify(
     texts: list[str],
     contexts: list[AuthorContext],
@@ -222,6 +226,11 @@ def classify(
         else:
             intent = Intent(guess.intent)
             reasons += guess.reasons
+            if intent is Intent.inquiry and label is Sentiment.negative and p >= PLAIN_QUESTION_FLOOR:
+                if not cue_hits(text).get("complaint"):
+                    # "能开发票吗？公司报销需要。": a request for something, not a grievance
+                    label = Sentiment.neutral
+                    reasons[0] = f"情感 neutral（{p:.2f}，问句且无抱怨线索）"
         spread = spread_terms(text) if intent is not Intent.spam else []
         if intent is Intent.praise and all(t in WEAK_SPREAD_TERMS for t in spread):
             spread = []
