@@ -315,3 +315,19 @@ def record_escalations(session: Session, high_risk: dict[str, list[int]], skip: 
         )
         keys.append(rec.key)
     return keys
+
+
+def incidents_of(session: Session, item_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per item, each topic's incident it was escalated to (an item may feed one incident per topic)."""
+    if not item_ids:
+        return {}
+    rows = session.exec(
+        select(MonitoredItemTopic).where(
+            col(MonitoredItemTopic.item_id).in_(item_ids), col(MonitoredItemTopic.incident_id).is_not(None)
+        )
+    ).all()
+    out: dict[int, dict[str, int]] = {}
+    for r in rows:
+        assert r.incident_id is not None
+        out.setdefault(r.item_id, {})[r.topic_key] = r.incident_id
+    return out

@@ -406,15 +406,24 @@ def list_items(
         watch=watch,
         limit=limit,
     )
-    return [MonitoredItemPublic.model_validate(r, from_attributes=True) for r in rows]
+    return _items_out(session, rows)
+
+
+def _items_out(session: SessionDep, rows: list[MonitoredItem]) -> list[MonitoredItemPublic]:
+    incidents = monitoring.incidents_of(session, [r.id for r in rows if r.id is not None])
+    return [
+        MonitoredItemPublic.model_validate(r, from_attributes=True).model_copy(
+            update={"incidents": incidents.get(r.id or 0, {})}
+        )
+        for r in rows
+    ]
 
 
 @router.get("/watch", response_model=list[MonitoredItemPublic], summary="Human watch queue (R-5.1.3)")
 def watch_queue(
     _: WatchersDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[MonitoredItemPublic]:
-    rows = monitoring.watch_queue(session, limit)
-    return [MonitoredItemPublic.model_validate(r, from_attributes=True) for r in rows]
+    return _items_out(session, monitoring.watch_queue(session, limit))
 
 
 @router.post("/items/{item_id}/review", response_model=MonitoredItemPublic, summary="Confirm or correct a label")
@@ -451,4 +460,4 @@ def review_item(
         {"corrected": corrected, **body.model_dump(mode="json")},
     )
     session.commit()
-    return MonitoredItemPublic.model_validate(row, from_attributes=True)
+    return _items_out(session, [row])[0]

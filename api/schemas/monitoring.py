@@ -89,7 +89,8 @@ class MonitoredItemPublic(BaseModel):
     watch_status: str
     watch_reason: str
     reviewed_by: str
-    incident_id: int | None
+    incident_id: int | None  # the first incident it was escalated to
+    incidents: dict[str, int] = Field(default_factory=dict)  # topic → that topic's incident
 
 
 class ReviewIn(BaseModel):

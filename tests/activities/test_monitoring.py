@@ -400,6 +400,10 @@ async def test_an_item_matching_two_topics_belongs_to_each(api: Api, time_skippi
     for topic in ("hengxing", "warmers"):
         listed = (await api.call("ops", "GET", f"/monitoring/items?topic={topic}")).json()
         assert {i["external_id"] for i in listed} == {"both-1", "both-2"}, (topic, listed)
+        # the list names each topic's incident, not only the first one's
+        by_id = {i["external_id"]: i for i in listed}
+        assert by_id["both-1"]["incidents"] == {row.topic: row.id for row in both}, by_id["both-1"]
+        assert by_id["both-2"]["incidents"] == {}
     pending = (await api.call("ops", "GET", "/monitoring/items?watch=true")).json()
     settled = (await api.call("ops", "GET", "/monitoring/items?watch=false")).json()
     assert pending and all(i["watch_status"] == "pending" for i in pending)

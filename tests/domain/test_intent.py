@@ -111,7 +111,12 @@ def test_cli_eval_intent(tmp_path: Path) -> None:
 def test_a_plain_question_reads_neutral_and_a_grievance_phrased_as_one_stays_negative() -> None:
     from domain.inbox import Sentiment
 
-    texts = ["能开发票吗？公司报销需要。", "能寄到新疆吗？家里人要用。", "能退款吗？东西坏了。", "怎么还没发货？都一周了"]
+    texts = [
+        "能开发票吗？公司报销需要。",
+        "能寄到新疆吗？家里人要用。",
+        "能退款吗？东西坏了。",
+        "怎么还没发货？都一周了",
+    ]
     got = classify(texts, [AuthorContext() for _ in texts], sentiment_model())
     assert [(c.intent, c.sentiment) for c in got] == [
         (Intent.inquiry, Sentiment.neutral),
