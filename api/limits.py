@@ -11,6 +11,8 @@ service hold more than the limit in memory, nor spend a token lookup or a sessio
   campaign entries, manual monitoring items) ``settings.max_ingest_request_bytes`` (10 MiB).
 - A body nested deeper than ``settings.max_json_depth`` (arrays and objects) is a 422, as is a body with
   ``NaN`` / ``Infinity``, which Python's JSON parser would accept and JSON does not have.
+- An object that repeats a key (ordinary routes) is a 422 naming the key: the parser would silently keep
+  the last value.
 - Text no database can store is a 422 where it enters: NUL (PostgreSQL refuses it in text and JSON) in
   the path, the query or a JSON string, and unpaired UTF-16 surrogates (``"\\ud800"``), which neither
   SQLite nor PostgreSQL can encode. A header with NUL is a 400.
@@ -20,6 +22,7 @@ Every refusal has the API's one error shape ``{"error", "message", "field"}``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote_to_bytes
@@ -79,6 +82,33 @@ def json_problem(body: bytes, max_depth: int) -> str | None:
         return "text may not contain NUL (\\u0000)"
     if _LONE_SURROGATE.search(body):
         return "text may not contain an unpaired UTF-16 surrogate (\\ud800–\\udfff)"
+    return None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def duplicate_key(body: bytes) -> str | None:
+    """A key an object in ``body`` repeats (``{"text": "a", "text": "b"}``: which one did the sender mean?),
+    or None. A body that is not JSON is left to the route's own parser and its 422."""
+    try:
+        json.loads(body, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return exc.key
+    except ValueError:
+        return None
     return None
 
 
@@ -172,6 +202,13 @@ class RequestLimitsMiddleware:
         problem = json_problem(body, self.max_json_depth) if body else None
         if problem:
             await _refusal(bad_request("body", problem))(scope, receive, send)
+            return
+        # Ordinary bodies are small: read once more for repeated keys (ingest batches are machine-written).
+        repeated = duplicate_key(body) if body and b'"' in body and limit == self.max_bytes else None
+        if repeated is not None:
+            await _refusal(bad_request(repeated, "appears twice in one JSON object; send it once"))(
+                scope, receive, send
+            )
             return
         replayed = False
 

@@ -171,6 +171,20 @@ def test_deep_or_non_standard_json_is_422_before_parsing(client: TestClient, dat
     assert "not UTF-8" in assert_error(r, 422, "validation_error", "body")["message"]
 
 
+def test_a_repeated_key_is_422_naming_it_and_nothing_is_written(client: TestClient, database: Database) -> None:
+    admin = make_user(database, "root", Role.admin)
+    body = b'{"name": "zhao", "display_name": "\xe8\xb5\xb5", "roles": ["marketing"], "name": "qian"}'
+    r = client.post("/users", content=body, headers={**bearer(admin), "content-type": "application/json"})
+    assert "appears twice" in assert_error(r, 422, "validation_error", "name")["message"]
+    nested = b'{"name": "sun", "roles": ["marketing"], "x": {"a": 1, "a": 2}}'
+    r = client.post("/users", content=nested, headers={**bearer(admin), "content-type": "application/json"})
+    assert_error(r, 422, "validation_error", "a")
+    names = {u["name"] for u in client.get("/users", headers=bearer(admin)).json()}
+    assert not names & {"zhao", "qian", "sun"}
+    same_in_two_objects = {"name": "li", "display_name": "李", "roles": ["marketing"]}
+    assert client.post("/users", json=same_in_two_objects, headers=bearer(admin)).status_code == 201
+
+
 def test_text_no_database_can_store_is_422_where_it_enters(client: TestClient, database: Database) -> None:
     """NUL (PostgreSQL refuses it in text and JSON) and unpaired surrogates (no UTF-8 for them)."""
     agent = make_user(database, "agent", Role.interaction_agent, Role.risk_compliance)
