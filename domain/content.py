@@ -303,6 +303,8 @@ class PublicationRecord(BaseModel):
     confirmed: bool | None = None
     confirmation_note: str = ""
     retracted: bool = False
+    pending: bool = False  # an asynchronous publish (WeChat) the platform has queued but not finished
+    publish_id: str = ""
 
 
 class MetricsSnapshot(BaseModel):
