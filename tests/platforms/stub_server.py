@@ -31,6 +31,7 @@ class StubRequest:
     headers: dict[str, str]
     body: bytes
     form: dict[str, Any] = field(default_factory=dict)  # name → str, or (filename, bytes) for a file
+    raw_query: str = ""  # as sent, before decoding (to check a client URL-encodes what it must)
 
     def json(self) -> Any:
         try:
@@ -86,6 +87,7 @@ class StubServer:
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=body,
                 form=form,
+                raw_query=request.url.query,
             )
             with lock:
                 reply = stub.handle(req)
