@@ -205,7 +205,9 @@ class ContentActivities:
             ok, note = False, "平台上找不到该内容"
         elif view.status != "live":
             ok, note = False, f"内容状态为 {view.status}，不是已发布"
-        elif view.text.strip() != inp.expected_text.strip() or view.title.strip() != inp.expected_title.strip():
+        elif view.text.strip() != inp.expected_text.strip() or (
+            getattr(connector, "has_title", True) and view.title.strip() != inp.expected_title.strip()
+        ):  # a platform with one text field (Douyin, Kuaishou) shows no title to compare
             ok, note = False, "平台上的内容与审批通过的文本不一致"
         else:
             ok, note = True, "已确认上线，内容一致"

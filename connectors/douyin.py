@@ -65,6 +65,7 @@ class DouyinConnector:
 
     kind = "douyin"
     platform = Platform.douyin
+    has_title = False  # one text field (create_video ``text``); the content confirmation skips the title
 
     def __init__(self, ctx: ConnectorContext, client: httpx.Client | None = None) -> None:
         self.ctx = ctx

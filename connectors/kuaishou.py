@@ -57,6 +57,7 @@ class KuaishouConnector:
 
     kind = "kuaishou"
     platform = Platform.kuaishou
+    has_title = False  # one text field (the caption); the content confirmation skips the title
 
     def __init__(self, ctx: ConnectorContext, client: httpx.Client | None = None) -> None:
         self.ctx = ctx
