@@ -31,6 +31,19 @@ class PostRef(BaseModel):
     external_id: str
     url: str
     idempotency_key: str
+    # An asynchronous publish (WeChat freepublish): the platform queued the job; ``external_id`` and
+    # ``url`` are empty until ``publish_status(publish_id)`` reports success.
+    pending: bool = False
+    publish_id: str = ""
+
+
+class PublishStatus(BaseModel):
+    """Where an asynchronous publish job stands (connectors with a ``publish_status`` method)."""
+
+    state: str  # pending | published | failed
+    external_id: str = ""
+    url: str = ""
+    reason: str = ""  # why it failed, in words the owner can act on
 
 
 class PostView(BaseModel):

@@ -70,6 +70,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         content.compliance_scan,
         content.crisis_hold_status,
         content.publish,
+        content.publish_status,
         content.confirm,
         content.fetch_metrics,
         content.retract,

@@ -216,6 +216,12 @@ class ContentWorkflowInput(BaseModel):
     publish_window: timedelta = Field(
         default=timedelta(minutes=10), description="How late after publish_at an approved item may still go out"
     )
+    async_publish_poll: timedelta = Field(
+        default=timedelta(seconds=30), description="How often an asynchronous publish (WeChat) is polled"
+    )
+    async_publish_max_wait: timedelta = Field(
+        default=timedelta(hours=2), description="How long an asynchronous publish may stay queued before it fails"
+    )
 
 
 # --- updates -------------------------------------------------------------------------------------
@@ -303,6 +309,8 @@ class PublicationRecord(BaseModel):
     confirmed: bool | None = None
     confirmation_note: str = ""
     retracted: bool = False
+    pending: bool = False  # an asynchronous publish (WeChat) the platform has queued but not finished
+    publish_id: str = ""
 
 
 class MetricsSnapshot(BaseModel):

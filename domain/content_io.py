@@ -46,6 +46,14 @@ class PublishInput(BaseModel):
     at: datetime
 
 
+class PublishStatusInput(BaseModel):
+    """One poll of an asynchronous publish job (WeChat freepublish/get)."""
+
+    content_id: int
+    publication: PublicationRecord
+    at: datetime
+
+
 class ConfirmInput(BaseModel):
     content_id: int
     publication: PublicationRecord

@@ -17,7 +17,14 @@ from workflows.timers import at, wait_until
 with workflow.unsafe.imports_passed_through():
     from activities.content import ContentActivities
     from domain.content import MetricsSnapshot, PublicationRecord, Stage, checkpoint_label, effect_summary
-    from domain.content_io import ConfirmInput, HoldStatus, MetricsInput, PublishInput, RetractInput
+    from domain.content_io import (
+        ConfirmInput,
+        HoldStatus,
+        MetricsInput,
+        PublishInput,
+        PublishStatusInput,
+        RetractInput,
+    )
     from domain.roles import Role
 
 RETRACT_WINDOW = timedelta(days=30)
@@ -154,10 +161,57 @@ async def publish(run: ContentRun) -> None:
             )
             continue
         run.state.publications.append(pub)
+    if any(p.pending for p in run.state.publications):
+        await _await_async_publications(run)
     if not any(p.external_id for p in run.state.publications):
         await run.set_stage(Stage.failed)
         return
     await _confirm(run)
+
+
+async def _await_async_publications(run: ContentRun) -> None:
+    """Platforms that publish asynchronously (WeChat freepublish) queue the job: poll it on a timer until
+    it succeeds or fails, at most ``async_publish_max_wait``; a failure or a job still queued at the end
+    is recorded with its reason and the owner is alerted. Only items with a pending publication take this
+    path, so histories recorded before it replay unchanged."""
+    deadline = workflow.now() + run.inp.async_publish_max_wait
+    while True:
+        pending = [i for i, p in enumerate(run.state.publications) if p.pending]
+        if not pending:
+            return
+        if workflow.now() >= deadline:
+            break
+        await workflow.sleep(min(run.inp.async_publish_poll, deadline - workflow.now()), summary="publish-poll")
+        for i in pending:
+            run.state.publications[i] = await workflow.execute_activity_method(
+                ContentActivities.publish_status,
+                PublishStatusInput(
+                    content_id=run.content_id, publication=run.state.publications[i], at=workflow.now()
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
+            pub = run.state.publications[i]
+            if not pub.pending and not pub.external_id:
+                await _publish_failed(run, pub, pub.confirmation_note.removeprefix("发布失败："))
+    waited = int(run.inp.async_publish_max_wait.total_seconds() // 60)
+    for i, pub in enumerate(run.state.publications):
+        if pub.pending:
+            reason = f"平台 {waited} 分钟内未完成发布（publish_id {pub.publish_id}），请到平台后台查看"
+            run.state.publications[i] = pub.model_copy(
+                update={"pending": False, "confirmed": False, "confirmation_note": f"发布失败：{reason}"}
+            )
+            await _publish_failed(run, pub, reason)
+
+
+async def _publish_failed(run: ContentRun, pub: PublicationRecord, reason: str) -> None:
+    await run.notify(
+        "alert",
+        f"发布失败：内容 #{run.content_id} @ {pub.platform.value}",
+        reason,
+        user=run.inp.owner,
+        key=f"publish-failed-{pub.idempotency_key}",
+    )
 
 
 async def _confirm(run: ContentRun) -> None:
