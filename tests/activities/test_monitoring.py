@@ -348,8 +348,14 @@ async def test_high_risk_webhook_opens_one_incident_and_watch_queue(
             break
         await asyncio.sleep(0.1)
     assert len(incidents) == 1 and len(linked) == 3
-    st = await time_skipping.client.get_workflow_handle(incidents[0].workflow_id).query(EmergencyWorkflow.current)
-    assert len(st.evidence) == 3 and st.stage.value == "confirming"
+    handle = time_skipping.client.get_workflow_handle(incidents[0].workflow_id)
+
+    async def all_evidence() -> Any:  # the rows are linked first; the attach signals may still be on their way
+        st = await handle.query(EmergencyWorkflow.current)
+        return st if len(st.evidence) == 3 else None
+
+    st = await until(all_evidence, "the incident holds all three items as evidence", timeout=30)
+    assert st.stage.value == "confirming"
     watch = (await api.call("rc", "GET", "/monitoring/watch")).json()
     assert {w["external_id"] for w in watch} >= {"n-0", "n-1", "n-2"} and watch[0]["reasons"]
     r = await api.call(
