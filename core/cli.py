@@ -657,8 +657,11 @@ def up(
             sup,
             "the Temporal dev server",
         )
-        sup.start("worker", [sys.executable, "-m", "core.cli", "worker"], env, restart=True)
-        sup.start("api", [sys.executable, "-m", "core.cli", "api"], env, restart=True)
+        # The children log to files: the terminal keeps the banner and the supervisor's news in sight.
+        sup.start(
+            "worker", [sys.executable, "-m", "core.cli", "worker"], env, var / "logs" / "worker.log", restart=True
+        )
+        sup.start("api", [sys.executable, "-m", "core.cli", "api"], env, var / "logs" / "api.log", restart=True)
         health_url = f"{settings.api_base_url}/health"
         embedded.wait_until(
             lambda: stop["signal"] is not None or embedded.health_ok(health_url),
@@ -744,7 +747,8 @@ def _banner(settings: Settings, ui_port: int, var: Path, admin_token: str | None
         f"  Health         {settings.api_base_url}/health",
         f"  Temporal UI    http://127.0.0.1:{ui_port}",
         f"  Temporal gRPC  {settings.temporal_address}  (namespace {settings.temporal_namespace})",
-        f"  Data           {var}  (SQLite + Temporal state; logs in {var / 'logs'})",
+        f"  Data           {var}  (SQLite + Temporal state)",
+        f"  Logs           {var / 'logs'}  (api.log, worker.log, temporal.log: tail -f {var / 'logs'}/*.log)",
     ]
     if admin_token:
         lines += [
