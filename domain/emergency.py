@@ -369,6 +369,7 @@ class Statement(BaseModel):
     channels: list[str]
     status: StatementStatus
     drafted_by: str
+    drafted_by_roles: list[Role] = Field(default_factory=list)  # the drafter's roles when drafting
     drafted_at: datetime
     approved_by: str = ""
     approved_at: datetime | None = None

@@ -7,6 +7,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -147,6 +148,51 @@ async def test_a_missed_holding_statement_at_medium_goes_to_ops_head_and_informs
             EmergencyWorkflow.approve_statement,
             ApproveStatementRequest(actor=team.ops, statement_id=offer.id, text_hash=offer.text_hash),
         )
+
+
+async def test_a_medium_statement_the_ops_head_drafted_is_approved_by_leadership(
+    time_skipping: WorkflowEnvironment, sqlite_database: Database, sandbox: SandboxPlatform, team: Team
+) -> None:
+    """Was: with one ops_head, a medium statement they drafted could be approved by nobody."""
+    env, db = time_skipping, sqlite_database
+    async with content_worker(env.client, db, sandbox) as w:
+        h = await start_incident(env.client, w, db)
+        await wait_stage(h, IncidentStage.confirming)
+        await h.execute_update(EmergencyWorkflow.confirm, confirm(team, Impact.moderate, Likelihood.likely))
+        st = await wait_stage(h, IncidentStage.assembling)
+        assert st.level is RiskLevel.medium
+        text = "关于部分用户反映的暖手宝发热问题，我们已成立专项小组排查，结果将于24小时内公布。"
+
+        async def draft(actor: Any) -> Any:
+            return await h.execute_update(
+                EmergencyWorkflow.draft_statement,
+                DraftStatementRequest(actor=actor, kind=StatementKind.holding, text=text, channels=["weibo"]),
+            )
+
+        async def wait_approvable(stmt_id: int) -> Any:
+            return await wait_for(
+                h, lambda st: st.statements[stmt_id - 1].status is StatementStatus.draft, "statement checked"
+            )
+
+        by_ops = await draft(team.ops)
+        by_ops = (await wait_approvable(by_ops.id)).statements[by_ops.id - 1]
+        own = ApproveStatementRequest(actor=team.ops, statement_id=by_ops.id, text_hash=by_ops.text_hash)
+        with pytest.raises(WorkflowUpdateFailedError) as err:
+            await h.execute_update(EmergencyWorkflow.approve_statement, own)
+        assert "drafted" in str(err.value.cause)
+        by_mkt = await draft(team.mkt)
+        by_mkt = (await wait_approvable(by_mkt.id)).statements[by_mkt.id - 1]
+        with pytest.raises(WorkflowUpdateFailedError) as err:  # another drafter: the ops_head approves
+            await h.execute_update(
+                EmergencyWorkflow.approve_statement,
+                ApproveStatementRequest(actor=team.lead, statement_id=by_mkt.id, text_hash=by_mkt.text_hash),
+            )
+        assert "approved by ops_head" in str(err.value.cause)
+        approved = await h.execute_update(
+            EmergencyWorkflow.approve_statement,
+            ApproveStatementRequest(actor=team.lead, statement_id=by_ops.id, text_hash=by_ops.text_hash),
+        )
+        assert approved.status is StatementStatus.approved and approved.approved_by == team.lead.name
 
 
 async def test_a_statement_is_scanned_and_adapted_before_approval(

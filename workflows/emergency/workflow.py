@@ -226,6 +226,7 @@ class EmergencyWorkflow:
             channels=req.channels or list(plan.channels),
             status=StatementStatus.checking if checked else StatementStatus.draft,
             drafted_by=req.actor.name,
+            drafted_by_roles=list(req.actor.roles),
             drafted_at=workflow.now(),
         )
         self.state.statements.append(stmt)  # the id is taken before the first await
@@ -281,12 +282,18 @@ class EmergencyWorkflow:
                 + "；".join(f.message for f in stmt.blocking)
                 + "); change the text, or risk_compliance overrides them with a reason",
             )
-        if plan.statement_approver not in req.actor.roles:
+        approvers = {plan.statement_approver}
+        if plan.statement_approver in stmt.drafted_by_roles:
+            # The approver drafted it and nobody approves their own text: the four-eyes check passes one
+            # level up (an ops_head who drafted a medium statement is not left waiting for a second one).
+            approvers.add(Role.leadership)
+        if not approvers & set(req.actor.roles):
             raise forbidden(
                 "role",
-                f"at level {plan.level.value} statements are approved by {plan.statement_approver.value}",
+                f"at level {plan.level.value} statements are approved by {plan.statement_approver.value}"
+                + (" (or leadership, as an approver drafted it)" if len(approvers) > 1 else ""),
                 req.actor,
-                {plan.statement_approver},
+                approvers,
             )
         if req.text_hash != stmt.text_hash:
             raise invalid(
