@@ -85,7 +85,8 @@ def install_error_handlers(app: FastAPI) -> None:
             if named:  # a model-level check that names its field: "text: give …"
                 prefix = "" if field == "body" else f"{field}."
                 field, reason = prefix + named.group(1), named.group(2)
-            fields.append({"field": field, "reason": reason})
+            if {"field": field, "reason": reason} not in fields:  # a path id read by the route and its record
+                fields.append({"field": field, "reason": reason})
         first = fields[0] if fields else {"field": "body", "reason": "invalid"}
         return JSONResponse(
             {

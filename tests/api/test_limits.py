@@ -171,6 +171,13 @@ def test_deep_or_non_standard_json_is_422_before_parsing(client: TestClient, dat
     assert "not UTF-8" in assert_error(r, 422, "validation_error", "body")["message"]
 
 
+def test_a_bad_path_id_is_reported_once(client: TestClient, database: Database) -> None:
+    admin = make_user(database, "root", Role.admin, Role.content_creator)
+    r = client.post("/content/abc/submit", json={}, headers=bearer(admin))
+    body = assert_error(r, 422, "validation_error", "content_id")
+    assert [f["field"] for f in body["fields"]] == ["content_id"]
+
+
 def test_a_repeated_key_is_422_naming_it_and_nothing_is_written(client: TestClient, database: Database) -> None:
     admin = make_user(database, "root", Role.admin)
     body = b'{"name": "zhao", "display_name": "\xe8\xb5\xb5", "roles": ["marketing"], "name": "qian"}'
