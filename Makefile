@@ -11,6 +11,7 @@ run: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-dev
 	bash deploy/scripts/ensure-postgres.sh
+	bash deploy/scripts/ensure-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PACKAGES)
