@@ -47,8 +47,10 @@ from db.engine import Database
 PUBLIC_PATHS = (
     frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}) | campaigns.PUBLIC_PATHS
 )
-# Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
-SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics", "/monitoring/ingest/{source_key}"})
+# Routes that authenticate inside the handler (bearer token, a signed feed key for calendar apps, an OAuth state).
+SELF_AUTHENTICATED_PATHS = frozenset(
+    {"/content/calendar.ics", "/monitoring/ingest/{source_key}", "/platform-accounts/oauth/callback"}
+)
 # Routes that take batches, with the larger body limit (settings.max_ingest_request_bytes).
 INGEST_PATHS = frozenset(
     {
