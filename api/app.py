@@ -41,6 +41,7 @@ from api.routes import (
     statement_templates,
     users,
 )
+from connectors import plugins
 from core.settings import Settings, get_settings
 from db.engine import Database
 
@@ -96,6 +97,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = database
+    plugins.install_rules(plugins.factories().values())  # a plug-in's platform rules, as the worker sees them
     app.state.temporal = TemporalGateway(settings, temporal_client)
     install_error_handlers(app)
     # The last added runs first: the request id and access log wrap the limits, which wrap everything else.

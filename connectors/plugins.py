@@ -2,9 +2,10 @@
 entry-point group (name = the connector kind stored on ``platform_accounts.connector``, value = a
 ``ConnectorFactory``). Adding a platform is a package with one entry point, not a change here.
 
-A connector may carry its platform's publishing rules: a ``rules`` attribute mapping ``Platform`` to
-``domain.platform_rules.PlatformRules``. ``install_rules`` puts them in place of the built-in ones before
-the worker (and the API) start, so adaptation and self-checks use the connector's rules.
+A connector may carry its platform's publishing rules: a ``rules`` attribute (on its factory — a class
+attribute when the factory is the class) mapping ``Platform`` to ``domain.platform_rules.PlatformRules``.
+``install_rules`` puts them in place of the built-in ones when the worker and the API start, so
+adaptation, self-checks and ``GET /content/platform-rules`` use the connector's rules.
 """
 
 from __future__ import annotations
@@ -55,13 +56,15 @@ def build_one(ctx: ConnectorContext, kind: str) -> PlatformConnector | None:
     return build(ctx, [kind]).get(kind)
 
 
-def install_rules(connectors: Mapping[str, PlatformConnector]) -> list[str]:
-    """Let each connector's own platform rules replace the built-in ones; returns the platforms changed."""
+def install_rules(factories_or_connectors: Iterable[object]) -> list[str]:
+    """Let each connector's own platform rules (a ``rules`` attribute on its factory or on the connector)
+    replace the built-in ones; returns the platforms changed. Called once at start-up, before any
+    workflow runs, so every adaptation in the process sees the same rules."""
     from domain import platform_rules
 
     changed: list[str] = []
-    for connector in connectors.values():
-        rules = getattr(connector, "rules", None)
+    for item in factories_or_connectors:
+        rules = getattr(item, "rules", None)
         if not isinstance(rules, Mapping):
             continue
         for platform, r in rules.items():

@@ -18,7 +18,6 @@ def context(settings: Settings, db: Database) -> ConnectorContext:
 
 
 def installed(settings: Settings, db: Database) -> dict[str, PlatformConnector]:
-    """Every installed connector, and their platform rules put in place."""
-    built = plugins.build(context(settings, db))
-    plugins.install_rules(built)
-    return built
+    """Every installed connector (the worker's registry), with their platform rules put in place."""
+    plugins.install_rules(plugins.factories().values())
+    return plugins.build(context(settings, db))
