@@ -20,8 +20,11 @@ from sqlmodel import Session, col, select
 from connectors.base import PlatformError
 from connectors.credentials import REAUTHORIZE_NEEDED, Credentials, TokenGrant, apply_grant
 from core.sealing import Sealer, SealError, credentials_sealer
+from db import outbox
 from db.engine import Database
 from db.models import PlatformAccount, utcnow
+from domain import ids
+from domain.account_io import TokenKeeperInput, WakeSignal
 from domain.kernel import Platform
 
 SECRET_FIELDS = ("app_secret", "access_token", "refresh_token")
@@ -80,6 +83,33 @@ def set_status(row: PlatformAccount, status: AccountStatus, reason: str = "") ->
         row.status, row.status_reason = status.value, reason[:500]
         row.status_since = utcnow()
     return changed
+
+
+def record_token_keeper(session: Session, row: PlatformAccount) -> str:
+    """Record (in the caller's transaction) that the account's token keeper must run; its workflow id."""
+    assert row.id is not None
+    wid = ids.account_tokens(row.platform, row.id)
+    inp = TokenKeeperInput(account_id=row.id, platform=Platform(row.platform), handle=row.handle)
+    outbox.add_start(
+        session,
+        wid,
+        "AccountTokenWorkflow",
+        inp,
+        summary=f"令牌维护：{row.platform}/{row.handle}",
+        long_lived=True,
+    )
+    return wid
+
+
+def record_wake(session: Session, row: PlatformAccount, reason: str) -> None:
+    """Wake the token keeper at once (it notifies platform_admin of a grant the platform refused)."""
+    assert row.id is not None
+    wid = ids.account_tokens(row.platform, row.id)
+    inp = TokenKeeperInput(account_id=row.id, platform=Platform(row.platform), handle=row.handle)
+    since = row.status_since.isoformat() if row.status_since else ""
+    outbox.add_signal(
+        session, f"{wid}-wake-{since}", wid, "AccountTokenWorkflow", inp, "wake", WakeSignal(reason=reason[:200])
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +186,7 @@ class DbCredentialStore:
             row = self._row(session, platform, account)
             if set_status(row, AccountStatus.reauthorize_needed, reason or "授权已失效，需要重新授权"):
                 session.add(row)
+                record_wake(session, row, reason)  # the keeper notifies platform_admin
                 session.commit()
 
     def status(self, platform: Platform, account: str) -> tuple[str, str]:

@@ -148,6 +148,7 @@ def set_credentials(
     if body.access_token is not None and body.access_token.get_secret_value():
         platform_accounts.set_status(row, platform_accounts.AccountStatus.active)
     session.add(row)
+    platform_accounts.record_token_keeper(session, row)  # started by the dispatcher within a minute
     audit.record(session, principal, "account.credentials", f"account:{row.id}", rid, {"set": changed})
     session.commit()
     return _account_out(session, settings, row)
@@ -246,6 +247,7 @@ def oauth_callback(
         {"expires_at": saved.expires_at.isoformat() if saved.expires_at else None, "by": found.created_by_name},
         actor_name=found.created_by_name or "oauth",
     )
+    platform_accounts.record_token_keeper(session, row)
     session.commit()
     session.refresh(row)
     return OAuthDone(account_id=row.id or 0, status=row.status, token_expires_at=saved.expires_at)
