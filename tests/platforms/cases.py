@@ -21,9 +21,11 @@ from connectors.base import PlatformConnector
 from connectors.credentials import ConnectorContext, Credentials, MemoryCredentialStore
 from connectors.sandbox import SandboxPlatform
 from connectors.weibo import WeiboConnector
+from connectors.wordpress import WordPressConnector
 from domain.kernel import Platform
 from tests.platforms.stub_server import serve
 from tests.platforms.weibo_stub import WeiboState, weibo_app
+from tests.platforms.wordpress_stub import WordPressState, wordpress_app
 
 
 @dataclass
@@ -79,9 +81,33 @@ def weibo_case(tmp: Path) -> Iterator[Case]:
         )
 
 
+@contextmanager
+def wordpress_case(tmp: Path) -> Iterator[Case]:
+    state = WordPressState()
+    with serve(wordpress_app(state)) as base:
+        store = MemoryCredentialStore()
+        store.put(
+            Platform.website,
+            "site",
+            Credentials(app_id=state.user, app_secret=SecretStr(state.app_password), api_base=base),
+        )
+
+        def add_comment(post_id: str, text: str) -> None:
+            state.add_comment(int(post_id), text)
+
+        yield Case(
+            WordPressConnector(ConnectorContext(store)),
+            Platform.website,
+            "site",
+            add_comment,
+            unsupported={"search"},
+            title="新品发布",
+        )
+
+
 CASES: list[tuple[str, Callable[[Path], AbstractContextManager[Case]]]] = [
     ("sandbox", sandbox_case),
     ("weibo", weibo_case),
-    # ("website", wordpress_case),
+    ("website", wordpress_case),
     # ("wechat_oa", wechat_case), ("douyin", douyin_case), ("kuaishou", kuaishou_case): the other connectors' entries
 ]

@@ -69,8 +69,9 @@ def test_comments_and_reply(case: Case) -> None:
     assert items, "no comments came back"
     if case.echoes_comments:
         assert any(i.text == "请问什么时候发货？" for i in items)
-        again = case.connector.fetch_interactions(case.platform, case.account, now - timedelta(hours=1), now)
-        assert not any(i.text == "请问什么时候发货？" for i in again), "the cursor did not move"
+        later = datetime.now(UTC) + timedelta(minutes=1)  # a window after the comment: it is not read again
+        again = case.connector.fetch_interactions(case.platform, case.account, later, later + timedelta(hours=1))
+        assert not any(i.text == "请问什么时候发货？" for i in again), "read again outside its window"
     target = next((i for i in items if i.text == "请问什么时候发货？"), items[0])
     ref = case.connector.reply(
         case.platform, case.account, target.external_id, "明天发货，谢谢关注", f"r-{uuid.uuid4().hex[:6]}"
