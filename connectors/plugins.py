@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
+from typing import Any
 
 import structlog
 
@@ -19,6 +20,15 @@ from connectors.base import PlatformConnector
 from connectors.credentials import ConnectorContext, ConnectorFactory
 
 GROUP = "socialops.connectors"
+
+
+def _builtin_rules() -> dict[Any, Any]:
+    from domain import platform_rules
+
+    return dict(platform_rules.RULES)
+
+
+_BUILTIN = _builtin_rules()
 
 log = structlog.get_logger("socialops.connectors")
 
@@ -68,6 +78,8 @@ def install_rules(factories_or_connectors: Iterable[object]) -> list[str]:
         if not isinstance(rules, Mapping):
             continue
         for platform, r in rules.items():
+            if r is _BUILTIN.get(platform):
+                continue  # the built-in rules, carried by a shipped connector: never undo a plug-in's own
             if isinstance(r, platform_rules.PlatformRules) and platform_rules.RULES.get(platform) is not r:
                 platform_rules.RULES[platform] = r
                 changed.append(platform.value)

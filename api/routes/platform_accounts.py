@@ -23,6 +23,7 @@ from api.deps import (
     require_roles,
 )
 from api.errors import ApiError, bad_request, conflict, not_found
+from api.openapi import documented_error
 from api.params import PathId
 from api.schemas.platform_accounts import (
     AccountCreate,
@@ -207,7 +208,14 @@ def authorize(
     return AuthorizePublic(authorize_url=url, redirect_uri=redirect_uri, state_expires_at=expires)
 
 
-@router.get(CALLBACK_PATH.removeprefix("/platform-accounts"), response_model=OAuthDone)
+@router.get(
+    CALLBACK_PATH.removeprefix("/platform-accounts"),
+    response_model=OAuthDone,
+    responses={
+        400: documented_error("The state is unknown, expired or used, or the platform refused the code"),
+        503: documented_error("The platform did not answer"),
+    },
+)
 def oauth_callback(
     session: SessionDep,
     rid: RequestIdDep,
