@@ -13,7 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from connectors import notifiers
-from connectors.sandbox import SandboxPlatform
+from core import connectors as installed_connectors
 from core.dispatch import ensure_reconciler
 from core.interceptors import LoggingInterceptor
 from core.logging import configure_logging
@@ -69,7 +69,8 @@ async def run_worker(settings: Settings) -> None:
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as executor:
         deps = Dependencies(
             db=db,
-            connectors={"sandbox": SandboxPlatform(settings.effective_sandbox_url)},
+            # Every installed plug-in (the `socialops.connectors` entry points), over the sealed DB store.
+            connectors=installed_connectors.installed(settings, db),
             notifiers=notifiers.from_settings(settings),
             secret_key=settings.secret_key.get_secret_value(),
         )

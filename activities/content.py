@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -38,7 +40,15 @@ PENDING_NOTE = "平台处理中（publish_id "  # a queued asynchronous publish,
 
 
 def _platform_failure(exc: PlatformError) -> ApplicationError:
-    return ApplicationError(str(exc), exc.code, type="PlatformError", non_retryable=not exc.retryable)
+    """A platform's refusal as the activity's failure; a rate limit waits out the platform's window."""
+    retry_after = getattr(exc, "retry_after", None)
+    return ApplicationError(
+        str(exc),
+        exc.code,
+        type="PlatformError",
+        non_retryable=not exc.retryable,
+        next_retry_delay=timedelta(seconds=retry_after) if retry_after else None,
+    )
 
 
 class ContentActivities:
@@ -123,21 +133,24 @@ class ContentActivities:
                 publish_id = row.confirmation_note.removeprefix(PENDING_NOTE).rstrip("）")
                 return _record(row).model_copy(update={"pending": True, "publish_id": publish_id})
         connector = self._connector(v.platform, v.account)
+        req = PostRequest(
+            platform=v.platform,
+            account=v.account,
+            idempotency_key=inp.idempotency_key,
+            title=v.title,
+            text=v.body,
+            media=v.media,
+        )
         try:
             ref = connector.find_by_key(v.platform, v.account, inp.idempotency_key)
+            finder = getattr(connector, "find_published", None)
+            if ref is None and activity.info().attempt > 1 and callable(finder):
+                # No key on the platform: after an unknown outcome, look for our post by fingerprint.
+                ref = finder(req)
             if ref is None:
                 if activity.info().attempt > 1:
                     log.info("retrying publish: platform has no post under our key", key=inp.idempotency_key)
-                ref = connector.publish(
-                    PostRequest(
-                        platform=v.platform,
-                        account=v.account,
-                        idempotency_key=inp.idempotency_key,
-                        title=v.title,
-                        text=v.body,
-                        media=v.media,
-                    )
-                )
+                ref = connector.publish(req)
             else:
                 log.info("post already on the platform; not publishing again", key=inp.idempotency_key)
         except PlatformTimeout as exc:

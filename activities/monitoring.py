@@ -77,10 +77,18 @@ class MonitoringActivities:
         if source.kind == "rss":
             return parse_feed(self.fetch_feed(source.url))
         if source.kind == "platform":
-            # ``<connector>://<platform>``, e.g. sandbox://weibo
+            # ``account://<platform>/<handle>``: a connected account's search, through the registry like
+            # every other call to a real account; ``<connector>://<platform>`` (sandbox://weibo): a connector
+            # not tied to an account (the sandbox's brand chatter).
             kind, _, rest = source.url.partition("://")
-            platform = Platform(rest or "weibo")
-            hits = self.connectors.by_kind(kind).search(platform, spec_terms, since, until)
+            if kind == "account":
+                name, _, handle = rest.partition("/")
+                platform = Platform(name)
+                connector = self.connectors.for_account(platform, handle)
+            else:
+                platform = Platform(rest or "weibo")
+                connector = self.connectors.by_kind(kind)
+            hits = connector.search(platform, spec_terms, since, until)
             return [RawItem.model_validate(h.model_dump()) for h in hits]
         return []  # webhook and manual sources push; nothing to fetch
 

@@ -41,6 +41,7 @@ from api.routes import (
     statement_templates,
     users,
 )
+from connectors import plugins
 from core.settings import Settings, get_settings
 from db.engine import Database
 
@@ -48,8 +49,10 @@ PUBLIC_PATHS = (
     frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/codec/sign-in"})
     | campaigns.PUBLIC_PATHS
 )
-# Routes that authenticate inside the handler (bearer token, or a signed feed key for calendar apps).
-SELF_AUTHENTICATED_PATHS = frozenset({"/content/calendar.ics", "/monitoring/ingest/{source_key}"})
+# Routes that authenticate inside the handler (bearer token, a signed feed key for calendar apps, an OAuth state).
+SELF_AUTHENTICATED_PATHS = frozenset(
+    {"/content/calendar.ics", "/monitoring/ingest/{source_key}", "/platform-accounts/oauth/callback"}
+)
 # Routes that take batches, with the larger body limit (settings.max_ingest_request_bytes).
 INGEST_PATHS = frozenset(
     {
@@ -95,6 +98,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.db = database
+    plugins.install_rules(plugins.factories().values())  # a plug-in's platform rules, as the worker sees them
     app.state.temporal = TemporalGateway(settings, temporal_client)
     install_error_handlers(app)
     # The last added runs first: the request id and access log wrap the limits, which wrap everything else.

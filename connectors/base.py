@@ -23,6 +23,7 @@ class PostRequest(BaseModel):
     title: str = ""
     text: str
     media: list[MediaRef] = Field(default_factory=list)
+    publish_at: datetime | None = None  # a platform that schedules (WordPress `future`) holds it until then
 
 
 class PostRef(BaseModel):

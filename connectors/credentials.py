@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -116,3 +116,32 @@ class ConnectorContext:
 
 
 ConnectorFactory = Callable[[ConnectorContext], PlatformConnector]
+
+
+@runtime_checkable
+class OAuthConnector(Protocol):
+    """A connector whose platform authorizes accounts with an OAuth authorization-code flow (optional)."""
+
+    def authorize_url(self, account: str, redirect_uri: str, state: str) -> str: ...
+
+    def exchange_code(self, account: str, code: str, redirect_uri: str) -> TokenGrant: ...
+
+
+@runtime_checkable
+class RefreshingConnector(Protocol):
+    """A connector that can renew an account's access token without the user (optional).
+
+    ``refresh`` returns the new grant (the caller stores it) or raises ``PlatformError`` with
+    ``code=REAUTHORIZE_NEEDED`` when the platform says only the user can grant access again."""
+
+    def refresh(self, account: str) -> TokenGrant: ...
+
+
+def supports_oauth(connector: object) -> bool:
+    return callable(getattr(connector, "authorize_url", None)) and callable(
+        getattr(connector, "exchange_code", None)
+    )
+
+
+def supports_refresh(connector: object) -> bool:
+    return callable(getattr(connector, "refresh", None))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from connectors.base import PlatformConnector, PlatformError
+from connectors.credentials import REAUTHORIZE_NEEDED
 from db.engine import Database
 from db.models import PlatformAccount
 from domain.kernel import Platform
@@ -24,6 +25,17 @@ class ConnectorRegistry:
             ).first()
         if row is None or not row.active:
             raise PlatformError(f"no active {platform.value} account {account!r} is configured", retryable=False)
+        if row.status == REAUTHORIZE_NEEDED:
+            # Fail fast: nothing reaches the platform until platform_admin authorizes the account again.
+            raise PlatformError(
+                f"账号 {platform.value}/{account} 需要重新授权（{row.status_reason or '授权已失效'}）",
+                retryable=False,
+                code=REAUTHORIZE_NEEDED,
+            )
+        return self.connector_of(row)
+
+    def connector_of(self, row: PlatformAccount) -> PlatformConnector:
+        """The connector serving ``row``, whatever its status (the token keeper needs it)."""
         connector = self.connectors.get(row.connector)
         if connector is None:
             raise PlatformError(f"connector {row.connector!r} is not installed on this worker", retryable=False)

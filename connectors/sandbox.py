@@ -40,6 +40,7 @@ from connectors.base import (
     PostView,
     SearchHit,
 )
+from connectors.credentials import ConnectorContext
 from db.engine import make_engine
 from domain.content import MetricsSnapshot
 from domain.kernel import Platform
@@ -386,3 +387,11 @@ class SandboxPlatform:
             status=r["status"],
             url=f"sandbox://{r['platform']}/{r['account']}/{r['external_id']}",
         )
+
+
+def factory(ctx: ConnectorContext) -> SandboxPlatform:
+    """The ``sandbox`` entry point: its store is ``ctx.options["sandbox_url"]`` (settings' sandbox URL)."""
+    url = ctx.options.get("sandbox_url")
+    if not url:
+        raise ValueError("the sandbox connector needs options['sandbox_url']")
+    return SandboxPlatform(url)

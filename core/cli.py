@@ -31,6 +31,8 @@ campaigns_app = typer.Typer(help="Campaigns: verify a published draw.", no_args_
 app.add_typer(campaigns_app, name="campaigns")
 temporal_app = typer.Typer(help="Temporal cluster setup and payload keys.", no_args_is_help=True)
 app.add_typer(temporal_app, name="temporal")
+accounts_app = typer.Typer(help="Platform accounts: their sealed credentials.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -267,6 +269,55 @@ def users_list(var_dir: VarDirOpt = None) -> None:
             roles = ",".join(r.value for r in accounts.roles_of(session, user.id))
             typer.echo(f"{user.id}\t{user.name}\t{'active' if user.active else 'inactive'}\t{roles}")
     db.dispose()
+
+
+# --- platform accounts --------------------------------------------------------------------------
+
+
+@accounts_app.command("rotate-key")
+def accounts_rotate_key(
+    old_key_env: Annotated[
+        str, typer.Option("--old-key-env", help="The environment variable holding the previous secret key.")
+    ] = "SOCIALOPS_OLD_SECRET_KEY",
+    var_dir: VarDirOpt = None,
+) -> None:
+    """Re-seal every platform account's credentials from the old SOCIALOPS_SECRET_KEY to the current one.
+
+    The old key is read from an environment variable (never the command line, which other users can
+    see). Idempotent: credentials already sealed with the current key are left as they are."""
+    import os
+
+    from db import audit
+    from db.platform_accounts import rotate_key
+
+    old = os.environ.get(old_key_env, "")
+    if not old:
+        _fail(f"set {old_key_env} to the previous SOCIALOPS_SECRET_KEY", 2)
+    settings = _settings(var_dir=var_dir)
+    db = _database(settings)
+    with db.session() as session:
+        result = rotate_key(session, old, settings.secret_key)
+        audit.record(
+            session,
+            None,
+            "accounts.rotate_key",
+            "platform_accounts",
+            "cli",
+            {
+                "resealed": result.resealed,
+                "already_current": result.already_current,
+                "unreadable": result.unreadable,
+            },
+            actor_name="cli",
+        )
+        session.commit()
+    db.dispose()
+    typer.echo(
+        f"re-sealed {result.resealed}, already on the current key {result.already_current}, "
+        f"without credentials {result.empty}"
+    )
+    if result.unreadable:
+        _fail(f"accounts whose credentials open with neither key: {', '.join(map(str, result.unreadable))}", 1)
 
 
 # --- analysis -----------------------------------------------------------------------------------

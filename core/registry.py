@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from activities.accounts import AccountActivities
 from activities.campaign import CampaignActivities
 from activities.content import ContentActivities
 from activities.emergency import EmergencyActivities
@@ -18,6 +19,7 @@ from connectors.notifiers import Notifier
 from connectors.registry import ConnectorRegistry
 from core.settings import DEV_SECRET_KEY
 from db.engine import Database
+from workflows.account_tokens import AccountTokenWorkflow
 from workflows.campaign import CampaignWorkflow
 from workflows.content import ContentWorkflow
 from workflows.emergency import DrillWorkflow, EmergencyWorkflow, IncidentTaskWorkflow
@@ -38,6 +40,7 @@ WORKFLOWS: list[type] = [
     InteractionWorkflow,
     AccountPollWorkflow,
     CampaignWorkflow,
+    AccountTokenWorkflow,
 ]
 
 
@@ -61,6 +64,7 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
     monitoring = MonitoringActivities(deps.db, registry, deps.fetch_feed)
     inbox = InboxActivities(deps.db, registry)
     campaign = CampaignActivities(deps.db, registry, deps.secret_key)
+    accounts = AccountActivities(deps.db, registry, deps.secret_key)
     return [
         system.check_database,
         system.dispatch_pending_starts,
@@ -100,4 +104,5 @@ def activities(deps: Dependencies) -> list[Callable[..., Any]]:
         campaign.import_inbox,
         campaign.freeze,
         campaign.draw,
+        accounts.check_tokens,
     ]

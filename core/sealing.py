@@ -63,3 +63,11 @@ def secret_sealer(key: str) -> Sealer:
 def address_sealer(key: str) -> Sealer:
     """Seals a winner's shipping address (bound to ``entry:{id}``)."""
     return Sealer(key, ADDRESS_PURPOSE)
+
+
+CREDENTIALS_PURPOSE = "platform-account-credentials"
+
+
+def credentials_sealer(key: SecretStr | str) -> Sealer:
+    """Seals a platform account's app credentials and tokens (bound to ``platform-account:{id}``)."""
+    return Sealer(key, CREDENTIALS_PURPOSE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -113,6 +113,29 @@ class PlatformAccount(SQLModel, table=True):
     connector: str = Field(default="sandbox", max_length=32)
     active: bool = Field(default=True)
     created_at: datetime = _ts()
+    # App credentials and tokens, sealed (core/sealing.py, purpose ``platform-account-credentials``, bound
+    # to ``platform-account:{id}``); empty until set. Never returned by the API.
+    credentials_sealed: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    token_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    status: str = Field(default="active", max_length=32, sa_column_kwargs={"server_default": "active"})
+    status_reason: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    status_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class OAuthState(SQLModel, table=True):
+    """An OAuth authorization in flight: the ``state`` sent to the platform, stored as its SHA-256 only."""
+
+    __tablename__ = "oauth_states"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True, index=True)
+    account_id: int = Field(index=True)
+    redirect_uri: str = Field(max_length=1000)
+    created_by: int | None = Field(default=None)
+    created_by_name: str = Field(default="", max_length=64)
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class ContentItem(SQLModel, table=True):

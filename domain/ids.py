@@ -56,3 +56,9 @@ RECONCILER_SCHEDULE = "socialops-reconciler"
 RECONCILER_RUN = "socialops-reconciler-run"
 DAILY_CHECKS_SCHEDULE = "socialops-daily-checks"
 DAILY_CHECKS_RUN = "socialops-daily-checks-run"
+
+
+def account_tokens(platform: Platform | str, account_id: int) -> str:
+    """The workflow that keeps a connected account's tokens valid."""
+    p = platform.value if isinstance(platform, Platform) else platform
+    return f"account-{p}-{account_id}"

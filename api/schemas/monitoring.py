@@ -33,7 +33,11 @@ class SourceCreate(BaseModel):
     key: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9-]+$")
     kind: str = Field(pattern=r"^(rss|webhook|platform|manual)$")
     name: str = Field(default="", max_length=200)
-    url: str = Field(default="", max_length=1000, description="rss: the feed URL; platform: sandbox://weibo")
+    url: str = Field(
+        default="",
+        max_length=1000,
+        description="rss: the feed URL; platform: sandbox://weibo, or account://weibo/<handle> for a connected account",
+    )
     authority: Authority = Authority.individual
 
 
