@@ -20,7 +20,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from connectors.base import PlatformError, PlatformTimeout
+from connectors.credentials import REAUTHORIZE_NEEDED, ConnectorContext, Credentials
 from domain.content import MediaRef
+from domain.kernel import Platform
 
 
 def option_float(options: Mapping[str, str], name: str, default: float) -> float:
@@ -190,3 +192,16 @@ def fingerprint(title: str, text: str, media_count: int) -> str:
     """What identifies our post among an account's recent posts when the platform has no client key:
     normalized title and text plus how many media items it carries."""
     return f"{normalize_text(title)}|{normalize_text(text)}|{media_count}"
+
+
+def usable_credentials(ctx: ConnectorContext, platform: Platform, account: str, label: str) -> Credentials:
+    """The account's credentials, or a non-retryable ``reauthorize_needed`` error once the platform refused
+    the grant for good (``label`` names the platform to the owner: 抖音, 快手 …)."""
+    creds = ctx.credentials.get(platform, account)
+    if creds.reauthorize_reason:
+        raise PlatformError(
+            f"{label}账号 {account} 需要重新授权：{creds.reauthorize_reason}",
+            retryable=False,
+            code=REAUTHORIZE_NEEDED,
+        )
+    return creds

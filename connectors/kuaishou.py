@@ -34,7 +34,16 @@ from connectors.base import (
     SearchHit,
 )
 from connectors.credentials import REAUTHORIZE_NEEDED, ConnectorContext, Credentials, TokenGrant
-from connectors.http import RateBudget, as_int, fingerprint, media_bytes, option_float, option_int, send
+from connectors.http import (
+    RateBudget,
+    as_int,
+    fingerprint,
+    media_bytes,
+    option_float,
+    option_int,
+    send,
+    usable_credentials,
+)
 from domain.content import MetricsSnapshot
 from domain.kernel import Platform
 
@@ -68,14 +77,7 @@ class KuaishouConnector:
         self.refreshes = 0
 
     def _creds(self, account: str) -> Credentials:
-        creds = self.ctx.credentials.get(self.platform, account)
-        if creds.reauthorize_reason:
-            raise PlatformError(
-                f"快手账号 {account} 需要重新授权：{creds.reauthorize_reason}",
-                retryable=False,
-                code=REAUTHORIZE_NEEDED,
-            )
-        return creds
+        return usable_credentials(self.ctx, self.platform, account, "快手")
 
     def _str(self, creds: Credentials, name: str, default: str) -> str:
         return creds.options.get(name) or self.ctx.options.get(name) or default
