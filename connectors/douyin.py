@@ -277,6 +277,8 @@ class DouyinConnector:
     def find_by_fingerprint(self, req: PostRequest) -> PostRef | None:
         return self._match(req.account, fingerprint("", req.text, 1), req.idempotency_key)
 
+    find_published = find_by_fingerprint  # what the publish activity asks after an unknown outcome
+
     def _match(self, account: str, fp: str, key: str) -> PostRef | None:
         """Our video among the account's newest ones: same normalized text, within the dedupe window."""
         creds = self._creds(account)

@@ -278,6 +278,8 @@ class WeChatOAConnector:
     def find_by_fingerprint(self, req: PostRequest) -> PostRef | None:
         return self._match(req.account, fingerprint(req.title, req.text, len(req.media)), req.idempotency_key)
 
+    find_published = find_by_fingerprint  # what the publish activity asks after an unknown outcome
+
     def _match(self, account: str, fp: str, key: str) -> PostRef | None:
         """Our post among the account's recent published articles: same normalized title + text + media
         count, published within ``dedupe_window_hours``."""
